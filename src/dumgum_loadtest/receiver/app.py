@@ -1,0 +1,207 @@
+"""The receiver as an ASGI app: the customer endpoints DumGum calls, plus a small control API.
+
+DumGum-facing: ``POST /incoming``, ``POST /memory``, ``GET /profile``, ``GET /chat-history``.
+Harness-facing: ``GET /health``, ``POST /_receiver/messages``,
+``POST /_receiver/profiles/{profileId}/bump``, ``GET /_receiver/stats``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dumgum_loadtest.clock import now_ns, ns_from_iso
+from dumgum_loadtest.errors import describe_validation_errors
+from dumgum_loadtest.receiver.history import ChatHistoryStore, UserMessage
+from dumgum_loadtest.receiver.ingest import EventEndpoint
+from dumgum_loadtest.receiver.profiles import ProfileBook
+from dumgum_loadtest.receiver.recorder import Recorder, call_line
+from dumgum_loadtest.receiver.settings import ReceiverSettings
+from dumgum_loadtest.schema.customer import ProfileResponse
+from dumgum_loadtest.schema.enums import EventType
+
+_USER_MESSAGES = TypeAdapter(list[UserMessage])
+
+
+def _json(status: int, content: Any) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
+def _bad_parameter(name: str, problem: str, value: str | None = None) -> Response:
+    content: dict[str, Any] = {"error": f"query parameter {name!r} {problem}", "parameter": name}
+    if value is not None:
+        content["value"] = value
+    return _json(400, content)
+
+
+def parse_last_message_date(text: str) -> int:
+    """``lastMessageDate`` as epoch ns; raises ValueError when it is not an ISO date-time.
+
+    An unencoded ``+`` in a query string arrives as a space (``…00:00:00 01:00``): the offset
+    is read back rather than rejecting a sender that forgot to percent-encode it.
+    """
+    try:
+        return ns_from_iso(text)
+    except ValueError:
+        head, sep, offset = text.rpartition(" ")
+        if not sep or not head:
+            raise
+        return ns_from_iso(f"{head}+{offset}")
+
+
+class _Receiver:
+    """The state of one receiver process and the handlers that use it."""
+
+    def __init__(self, settings: ReceiverSettings) -> None:
+        self.settings = settings
+        self.recorder = Recorder(settings.out_dir, fsync=settings.fsync)
+        self.history = ChatHistoryStore(settings.max_messages_per_pair, settings.max_pairs)
+        self.profiles = ProfileBook(settings.profile_seed)
+        self.event_counts: Counter[str] = Counter()
+        self.call_counts: Counter[str] = Counter()
+        self.incoming = EventEndpoint(
+            "incoming", self.recorder.events, self.event_counts, self._on_incoming
+        )
+        self.memory = EventEndpoint("memory", self.recorder.events, self.event_counts)
+
+    def _on_incoming(self, name: str, document: Any, recv_ns: int) -> None:
+        if name != EventType.ANSWER_CREATED:
+            return
+        data = document.get("data")
+        answer = data.get("answer") if isinstance(data, dict) else None
+        if isinstance(answer, dict):
+            self.history.add_answer(answer, fallback_ns=recv_ns)
+
+    def _answer_call(
+        self, kind: str, request: Request, recv_ns: int, started_ns: int, response: Response
+    ) -> Response:
+        # Recorded before the answer leaves, like the events, so a served call is never missing.
+        self.call_counts[kind] += 1
+        self.recorder.calls.append(
+            call_line(
+                recv_ns,
+                kind,
+                dict(request.query_params),
+                response.status_code,
+                time.perf_counter_ns() - started_ns,
+                len(response.body),
+            )
+        )
+        return response
+
+    def _profile_response(self, params: QueryParams) -> Response:
+        profile_id = params.get("profileId")
+        if not profile_id:
+            return _bad_parameter("profileId", "is required, e.g. ?profileId=user_42")
+        body = ProfileResponse(profile=self.profiles.get(profile_id))
+        return Response(body.model_dump_json(exclude_none=True), media_type="application/json")
+
+    def _chat_history_response(self, params: QueryParams) -> Response:
+        user_id = params.get("userProfileId")
+        persona_id = params.get("personaProfileId")
+        if not user_id:
+            return _bad_parameter("userProfileId", "is required")
+        if not persona_id:
+            return _bad_parameter("personaProfileId", "is required")
+        after_ns: int | None = None
+        last_date = params.get("lastMessageDate")
+        if last_date:  # DumGum sends it empty when it holds no history yet
+            try:
+                after_ns = parse_last_message_date(last_date)
+            except ValueError:
+                return _bad_parameter(
+                    "lastMessageDate",
+                    f"= {last_date!r} is not an ISO-8601 date-time, e.g. 2025-01-01T00:00:00Z",
+                    last_date,
+                )
+        messages = self.history.messages((user_id, persona_id), after_ns)
+        return _json(200, {"messages": messages})
+
+    async def profile(self, request: Request) -> Response:
+        recv_ns, started_ns = now_ns(), time.perf_counter_ns()
+        response = self._profile_response(request.query_params)
+        return self._answer_call("profile", request, recv_ns, started_ns, response)
+
+    async def chat_history(self, request: Request) -> Response:
+        recv_ns, started_ns = now_ns(), time.perf_counter_ns()
+        response = self._chat_history_response(request.query_params)
+        return self._answer_call("chat_history", request, recv_ns, started_ns, response)
+
+    async def health(self, request: Request) -> Response:
+        return _json(200, {"status": "ok"})
+
+    async def register_messages(self, request: Request) -> Response:
+        try:
+            document = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return _json(400, {"error": f"the body is not valid JSON ({exc})"})
+        # One message or a list of them; validated as a list so error paths read "[0].text".
+        items = document if isinstance(document, list) else [document]
+        try:
+            messages = _USER_MESSAGES.validate_python(items)
+        except ValidationError as exc:
+            problems = describe_validation_errors(exc.errors())
+            return _json(400, {"error": "invalid user message(s)", "problems": problems})
+        for message in messages:
+            self.history.add_user_message(message)
+        return Response(status_code=204)
+
+    async def bump_profile(self, request: Request) -> Response:
+        profile_id: str = request.path_params["profileId"]
+        return _json(200, {"profileId": profile_id, "version": self.profiles.bump(profile_id)})
+
+    async def stats(self, request: Request) -> Response:
+        events, calls = self.recorder.events, self.recorder.calls
+        return _json(
+            200,
+            {
+                "pid": os.getpid(),
+                "events": dict(self.event_counts),
+                "invalid_bodies": self.incoming.invalid_bodies + self.memory.invalid_bodies,
+                "calls": dict(self.call_counts),
+                "pairs": self.history.pairs,
+                "evicted_pairs": self.history.evicted_pairs,
+                "duplicate_messages": self.history.duplicates,
+                "bytes_written": {"events": events.bytes_written, "calls": calls.bytes_written},
+                "files": {"events": str(events.path), "calls": str(calls.path)},
+            },
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        # Opened in the serving process, so the file names carry that process's pid.
+        self.recorder.open()
+        try:
+            yield
+        finally:
+            self.recorder.close()
+
+
+def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
+    """The receiver app; its state is also reachable as ``app.state.receiver`` (for tests)."""
+    receiver = _Receiver(settings or ReceiverSettings())
+    routes = [
+        Route("/incoming", receiver.incoming, methods=["POST"]),
+        Route("/memory", receiver.memory, methods=["POST"]),
+        Route("/profile", receiver.profile, methods=["GET"]),
+        Route("/chat-history", receiver.chat_history, methods=["GET"]),
+        Route("/health", receiver.health, methods=["GET"]),
+        Route("/_receiver/messages", receiver.register_messages, methods=["POST"]),
+        Route("/_receiver/profiles/{profileId}/bump", receiver.bump_profile, methods=["POST"]),
+        Route("/_receiver/stats", receiver.stats, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=receiver.lifespan)
+    app.state.receiver = receiver
+    return app

@@ -1,0 +1,178 @@
+"""Per-conversation chat history, as the customer would keep it, bounded in memory.
+
+Persona messages come from ``answer.created`` events, user messages from the load generator
+(through the receiver's control endpoint). DumGum reads them back on every enqueue.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dumgum_loadtest.clock import iso_from_ns, now_ns, ns_from_iso
+from dumgum_loadtest.schema.customer import MessageType, Sender
+
+_NS_PER_MS = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+Pair = tuple[str, str]
+"""(userProfileId, personaProfileId): one conversation."""
+
+
+class UserMessage(BaseModel):
+    """A user message the load generator registers before it enqueues the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    userProfileId: str = Field(min_length=1)
+    personaProfileId: str = Field(min_length=1)
+    text: str | None = None
+    id: str | None = Field(default=None, min_length=1, description="Generated when absent.")
+    date: datetime | None = Field(default=None, description="Receive time when absent.")
+    type: MessageType = MessageType.TEXT
+    pictureUrls: list[str] | None = None
+
+
+def _to_ms_ns(epoch_ns: int) -> int:
+    # Dates leave as milliseconds (DumGum's format) and come back as lastMessageDate: keeping
+    # them at that precision makes "strictly newer" exact, so nothing is sent twice.
+    return epoch_ns - epoch_ns % _NS_PER_MS
+
+
+def _ns_from_datetime(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    # Integer arithmetic: a float timestamp could land a microsecond early.
+    return (value - _EPOCH) // _MICROSECOND * 1000
+
+
+class _Message:
+    __slots__ = ("date_ns", "payload")
+
+    def __init__(self, date_ns: int, payload: dict[str, Any]) -> None:
+        self.date_ns = date_ns
+        self.payload = payload  # the ChatMessage JSON shape, ready to serialise
+
+
+def _date_key(message: _Message) -> int:
+    return message.date_ns
+
+
+class _Conversation:
+    """Messages of one pair sorted by date (arrival order among equal dates), ids for dedupe."""
+
+    __slots__ = ("ids", "messages")
+
+    def __init__(self) -> None:
+        self.messages: list[_Message] = []
+        self.ids: set[str] = set()
+
+
+class ChatHistoryStore:
+    """Histories of at most ``max_pairs`` pairs, each holding its newest ``max_messages_per_pair``.
+
+    The least recently used pair (read or written) is evicted first, as a customer's cache
+    would; a message id already held is ignored, because webhooks may be delivered twice.
+    """
+
+    def __init__(self, max_messages_per_pair: int, max_pairs: int) -> None:
+        if max_messages_per_pair < 1 or max_pairs < 1:
+            raise ValueError(
+                f"max_messages_per_pair={max_messages_per_pair} and max_pairs={max_pairs}"
+                " must both be at least 1"
+            )
+        self.max_messages_per_pair = max_messages_per_pair
+        self.max_pairs = max_pairs
+        self._pairs: OrderedDict[Pair, _Conversation] = OrderedDict()
+        self.duplicates = 0
+        self.evicted_pairs = 0
+
+    @property
+    def pairs(self) -> int:
+        return len(self._pairs)
+
+    def add(self, pair: Pair, message_id: str, date_ns: int, payload: dict[str, Any]) -> bool:
+        """Insert one message; False when the pair already holds ``message_id``."""
+        conversation = self._pairs.get(pair)
+        if conversation is None:
+            conversation = self._pairs[pair] = _Conversation()
+            if len(self._pairs) > self.max_pairs:
+                self._pairs.popitem(last=False)
+                self.evicted_pairs += 1
+        else:
+            self._pairs.move_to_end(pair)
+            if message_id in conversation.ids:
+                self.duplicates += 1
+                return False
+        conversation.ids.add(message_id)
+        messages = conversation.messages
+        bisect.insort_right(messages, _Message(date_ns, payload), key=_date_key)
+        if len(messages) > self.max_messages_per_pair:
+            oldest = messages.pop(0)
+            conversation.ids.discard(oldest.payload["id"])
+        return True
+
+    def add_user_message(self, message: UserMessage) -> str:
+        """Register a user message; returns its id (generated when the message has none)."""
+        message_id = message.id or f"msg_{uuid.uuid4().hex}"
+        date_ns = _to_ms_ns(now_ns() if message.date is None else _ns_from_datetime(message.date))
+        payload: dict[str, Any] = {
+            "id": message_id,
+            "sender": Sender.USER.value,
+            "type": message.type.value,
+            "date": iso_from_ns(date_ns),
+            "text": message.text,
+        }
+        if message.pictureUrls:
+            payload["pictureUrls"] = message.pictureUrls
+        self.add((message.userProfileId, message.personaProfileId), message_id, date_ns, payload)
+        return message_id
+
+    def add_answer(self, answer: Mapping[str, Any], fallback_ns: int) -> bool:
+        """Record the persona message of an ``answer.created`` event's ``data.answer``.
+
+        Tolerant on purpose: an answer without ids is skipped (the event is recorded anyway),
+        and one without a readable ``createdAt`` is dated ``fallback_ns`` (its receive time).
+        """
+        message_id = answer.get("id")
+        user_id = answer.get("userProfileId")
+        persona_id = answer.get("personaProfileId")
+        if not (isinstance(message_id, str) and isinstance(user_id, str)):
+            return False
+        if not isinstance(persona_id, str):
+            return False
+        created_at = answer.get("createdAt")
+        try:
+            date_ns = ns_from_iso(created_at) if isinstance(created_at, str) else fallback_ns
+        except ValueError:
+            date_ns = fallback_ns
+        date_ns = _to_ms_ns(date_ns)
+        kind = answer.get("type")
+        payload: dict[str, Any] = {
+            "id": message_id,
+            "sender": Sender.PERSONA.value,
+            "type": kind if isinstance(kind, str) else MessageType.TEXT.value,
+            "date": iso_from_ns(date_ns),
+            "text": answer.get("text"),
+        }
+        picture_url = answer.get("pictureUrl")
+        if isinstance(picture_url, str):
+            payload["pictureUrls"] = [picture_url]
+        return self.add((user_id, persona_id), message_id, date_ns, payload)
+
+    def messages(self, pair: Pair, after_ns: int | None = None) -> list[dict[str, Any]]:
+        """Messages of ``pair`` sorted by date; only those strictly newer than ``after_ns``."""
+        conversation = self._pairs.get(pair)
+        if conversation is None:
+            return []
+        self._pairs.move_to_end(pair)
+        held = conversation.messages
+        start = 0 if after_ns is None else bisect.bisect_right(held, after_ns, key=_date_key)
+        return [message.payload for message in held[start:]]

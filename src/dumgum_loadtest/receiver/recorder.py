@@ -1,0 +1,142 @@
+"""Append-only JSONL shards: one line per event or call, handed to the OS before the answer.
+
+Each process writes its own ``events-<pid>.jsonl`` and ``calls-<pid>.jsonl``, so several
+receiver processes can share one directory and analysis merges the shards.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import orjson
+
+EVENTS_STEM = "events"
+CALLS_STEM = "calls"
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+
+
+class JsonlShard:
+    """One append-only file; every record is a single ``os.write`` of a whole line.
+
+    ``O_APPEND`` plus one write per record means a record is either in the file whole or not
+    at all, and it is in the OS (safe from a crash of this process) once ``append`` returns.
+    The file is named when first opened, so it carries the pid of the process that writes it.
+    """
+
+    def __init__(self, out_dir: Path, stem: str, *, fsync: bool = False) -> None:
+        self.out_dir = out_dir
+        self.stem = stem
+        self.fsync = fsync
+        self.path: Path | None = None
+        self.bytes_written = 0
+        self.records = 0
+        self._fd: int | None = None
+
+    def open(self) -> Path:
+        """Create the directory and the file if needed; idempotent. Returns the file's path."""
+        self._open_fd()
+        assert self.path is not None  # set by _open_fd
+        return self.path
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.out_dir / f"{self.stem}-{os.getpid()}.jsonl"
+            self._fd = os.open(self.path, _OPEN_FLAGS, 0o644)
+        return self._fd
+
+    def append(self, line: bytes) -> None:
+        """Append one record; ``line`` must be one JSON document ending with a newline."""
+        fd = self._fd if self._fd is not None else self._open_fd()
+        written = os.write(fd, line)
+        if written != len(line):
+            # Only a full disk or a signal cuts a regular-file write short: finish the line
+            # rather than leave half a record (the file is ours alone, so nothing interleaves).
+            self._write_rest(fd, line, written)
+        if self.fsync:
+            os.fdatasync(fd)
+        self.bytes_written += len(line)
+        self.records += 1
+
+    @staticmethod
+    def _write_rest(fd: int, line: bytes, written: int) -> None:
+        view = memoryview(line)
+        while written < len(line):
+            written += os.write(fd, view[written:])
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def event_line(recv_ns: int, endpoint: bytes, status: int, body_json: bytes) -> bytes:
+    """The record of a POSTed event whose body is valid JSON, embedded verbatim.
+
+    Raw newlines can only be insignificant whitespace in valid JSON (inside strings they must
+    be escaped), so turning them into spaces keeps the body's meaning and one record per line.
+    """
+    if b"\n" in body_json or b"\r" in body_json:
+        body_json = body_json.replace(b"\n", b" ").replace(b"\r", b" ")
+    return b'{"recv_ns":%d,"endpoint":"%s","status":%d,"body":%s}\n' % (
+        recv_ns,
+        endpoint,
+        status,
+        body_json,
+    )
+
+
+def invalid_event_line(recv_ns: int, endpoint: str, status: int, body: bytes) -> bytes:
+    """The record of a POSTed body that is not JSON: kept as a string, never dropped.
+
+    Bytes that are not UTF-8 cannot go into a JSON string unchanged, so such a body is also
+    kept whole in ``body_base64``.
+    """
+    record: dict[str, object] = {"recv_ns": recv_ns, "endpoint": endpoint, "status": status}
+    try:
+        record["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        record["body"] = body.decode("utf-8", errors="replace")
+        record["body_base64"] = base64.b64encode(body).decode("ascii")
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def call_line(
+    recv_ns: int,
+    kind: str,
+    params: dict[str, str],
+    status: int,
+    duration_ns: int,
+    response_bytes: int,
+) -> bytes:
+    """The record of one profile or chat-history call served."""
+    return orjson.dumps(
+        {
+            "recv_ns": recv_ns,
+            "kind": kind,
+            "params": params,
+            "status": status,
+            "duration_ns": duration_ns,
+            "response_bytes": response_bytes,
+        },
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+
+
+class Recorder:
+    """The two shards of one receiver process: events received and calls served."""
+
+    def __init__(self, out_dir: Path, *, fsync: bool = False) -> None:
+        self.events = JsonlShard(out_dir, EVENTS_STEM, fsync=fsync)
+        self.calls = JsonlShard(out_dir, CALLS_STEM, fsync=fsync)
+
+    def open(self) -> None:
+        self.events.open()
+        self.calls.open()
+
+    def close(self) -> None:
+        self.events.close()
+        self.calls.close()

@@ -1,0 +1,96 @@
+"""The webhook hot path called as a bare ASGI app: record first, then answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from starlette.types import Message
+
+from dumgum_loadtest.receiver.ingest import CLIENT_CLOSED_STATUS, NO_EVENT_NAME, EventEndpoint
+from dumgum_loadtest.receiver.recorder import JsonlShard
+
+SCOPE: dict[str, Any] = {"type": "http", "method": "POST", "path": "/incoming", "headers": []}
+
+
+def call(endpoint: EventEndpoint, messages: list[Message], shard: JsonlShard) -> list[Message]:
+    """Run one request; each message sent is stored with the lines on disk at that moment."""
+    sent: list[Message] = []
+    inbox = list(messages)
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        assert shard.path is not None
+        sent.append({**message, "lines_on_disk": shard.path.read_bytes().splitlines()})
+
+    asyncio.run(endpoint(SCOPE, receive, send))
+    return sent
+
+
+def body(chunk: bytes, more: bool = False) -> Message:
+    return {"type": "http.request", "body": chunk, "more_body": more}
+
+
+@pytest.fixture
+def shard(tmp_path: Path) -> JsonlShard:
+    shard = JsonlShard(tmp_path, "events")
+    shard.open()
+    return shard
+
+
+def test_event_is_on_disk_before_the_204(shard: JsonlShard) -> None:
+    seen: list[tuple[str, Any, int]] = []
+    counts: Counter[str] = Counter()
+    endpoint = EventEndpoint("incoming", shard, counts, lambda *a: seen.append(a))
+    event = orjson.dumps({"event": "answer.processing", "data": {"projectId": "p"}})
+    start, end = call(endpoint, [body(event)], shard)
+    assert start["status"] == 204
+    (line,) = start["lines_on_disk"]
+    record = orjson.loads(line)
+    assert record["endpoint"] == "incoming" and record["status"] == 204
+    assert record["body"] == orjson.loads(event)
+    assert end["body"] == b""
+    assert counts == Counter({"answer.processing": 1})
+    assert seen == [("answer.processing", orjson.loads(event), record["recv_ns"])]
+
+
+def test_a_body_in_chunks_is_joined(shard: JsonlShard) -> None:
+    endpoint = EventEndpoint("memory", shard, Counter())
+    event = orjson.dumps({"event": "memory.updated", "data": {"memories": []}})
+    messages = [body(event[:7], more=True), body(event[7:20], more=True), body(event[20:])]
+    start, _ = call(endpoint, messages, shard)
+    assert start["status"] == 204
+    assert orjson.loads(start["lines_on_disk"][0])["body"] == orjson.loads(event)
+
+
+def test_invalid_json_is_recorded_and_answered_400(shard: JsonlShard) -> None:
+    endpoint = EventEndpoint("incoming", shard, Counter())
+    start, end = call(endpoint, [body(b"{oops")], shard)
+    assert start["status"] == 400
+    assert orjson.loads(start["lines_on_disk"][0])["body"] == "{oops"
+    assert "not valid JSON" in orjson.loads(end["body"])["error"]
+    assert endpoint.invalid_bodies == 1
+
+
+def test_a_body_cut_by_a_disconnect_is_still_recorded(shard: JsonlShard) -> None:
+    endpoint = EventEndpoint("incoming", shard, Counter())
+    sent = call(endpoint, [body(b'{"event":', more=True), {"type": "http.disconnect"}], shard)
+    assert sent == []
+    assert shard.path is not None
+    record = orjson.loads(shard.path.read_bytes())
+    assert record["status"] == CLIENT_CLOSED_STATUS
+    assert record["body"] == '{"event":'
+
+
+@pytest.mark.parametrize("document", [[1, 2], {"data": {}}, {"event": 3}, "text"])
+def test_json_without_an_event_name_is_counted_apart(shard: JsonlShard, document: object) -> None:
+    counts: Counter[str] = Counter()
+    start, _ = call(EventEndpoint("incoming", shard, counts), [body(orjson.dumps(document))], shard)
+    assert start["status"] == 204
+    assert counts == Counter({NO_EVENT_NAME: 1})
