@@ -1,0 +1,144 @@
+"""``dumgum-loadtest``: one sub-command per job, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from dumgum_loadtest import __version__
+from dumgum_loadtest.errors import HarnessError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _clean_errors(command: F) -> F:
+    """Library errors become one clear line on stderr and their exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except HarnessError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dumgum-loadtest")
+def main() -> None:
+    """Load testing and cost estimation for DumGum's asynchronous content-creation API."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8080].")
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    help="Accepted bearer access key (repeatable; env DUMGUM_MOCK_TOKENS, comma-separated)."
+    " Without any: sk-proj-mock-local.",
+)
+@click.option("--incoming-content-url", default=None, help="Where webhook events are POSTed.")
+@click.option("--profile-url", default=None, help="The customer's profile endpoint (GET).")
+@click.option("--chat-history-url", default=None, help="The customer's chat-history endpoint.")
+@click.option("--memory-webhook-url", default=None, help="Optional memory webhook (POST).")
+@click.option(
+    "--time-scale",
+    type=float,
+    default=None,
+    help="Multiplies every simulated delay (buffer, generation, typing, bans) [default: 1.0].",
+)
+@click.option("--seed", type=int, default=None, help="Seed of every random draw.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="YAML file: latency, capacity, faults, prices (see mock-config.example.yaml).",
+)
+@click.option("--log-level", default="warning", show_default=True)
+@_clean_errors
+def mock(config_path: Path | None, tokens: tuple[str, ...], log_level: str, **options: Any) -> None:
+    """Serve the mock DumGum API (enqueue, webhooks, control API under /_mock)."""
+    from dumgum_loadtest.mock import MockSettings, create_mock_app, project_id_for
+    from dumgum_loadtest.serving import serve_forever
+
+    given = {key: value for key, value in options.items() if value is not None}
+    if tokens:
+        given["tokens"] = list(tokens)
+    if config_path is not None:
+        given["config"] = config_path
+    settings = MockSettings(**given)
+    config = settings.mock_config()
+    projects = ", ".join(project_id_for(t) for t in settings.accepted_tokens)
+    click.echo(
+        f"mock DumGum on http://{settings.host}:{settings.port}"
+        f" (projects {projects}; time scale {config.time_scale})",
+        err=True,
+    )
+    missing = [name for name, url in config.endpoints.model_dump().items() if url is None]
+    if missing:
+        click.echo(f"not configured, so not called: {', '.join(missing)}", err=True)
+    serve_forever(
+        create_mock_app(config, settings.accepted_tokens), settings.host, settings.port, log_level
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8090].")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory for events-<pid>.jsonl and calls-<pid>.jsonl [default: reports/receiver].",
+)
+@click.option("--log-level", default="warning", show_default=True)
+@_clean_errors
+def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
+    """Serve the customer endpoints DumGum calls: incoming content, profile, chat history, memory."""
+    from dumgum_loadtest.receiver import ReceiverSettings
+    from dumgum_loadtest.receiver.server import serve_receiver
+
+    given = {key: value for key, value in options.items() if value is not None}
+    if out_dir is not None:
+        given["out_dir"] = out_dir
+    settings = ReceiverSettings(**given)
+    click.echo(
+        f"customer endpoints on http://{settings.host}:{settings.port}: /incoming /profile"
+        f" /chat-history /memory; recording to {settings.out_dir}",
+        err=True,
+    )
+    serve_receiver(settings, log_level)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the receiver records [default: reports/demo-<time>].",
+)
+@click.option("--time-scale", type=float, default=0.2, show_default=True)
+@click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True)
+@_clean_errors
+def demo(out_dir: Path | None, time_scale: float, timeout_s: float) -> None:
+    """Start the mock and the customer endpoints, send the reference's example, print the events."""
+    from dumgum_loadtest.demo import run_demo
+
+    out_dir = out_dir or Path("reports") / time.strftime("demo-%Y%m%d-%H%M%S")
+    run_demo(out_dir, time_scale=time_scale, timeout_s=timeout_s, echo=click.echo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The mock's HTTP surface: enqueue, health, OpenAPI, and the ``/_mock`` control API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dumgum_loadtest.errors import ConfigError, describe_validation_errors
+from dumgum_loadtest.mock.auth import TokenRegistry
+from dumgum_loadtest.mock.config import MockConfig
+from dumgum_loadtest.mock.customer_calls import CustomerClient
+from dumgum_loadtest.mock.delivery import WebhookSender
+from dumgum_loadtest.mock.engine import Engine
+from dumgum_loadtest.mock.ledger import Ledger
+from dumgum_loadtest.mock.openapi import openapi_document
+from dumgum_loadtest.schema.request import EnqueueRequest
+
+ENQUEUE_PATH = "/cs/v1/content_creation/conversations/enqueue"
+
+
+class _Json(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _problem(status: int, error: str, detail: str, **extra: Any) -> Response:
+    return _Json({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+class MockState:
+    """Everything one running mock holds; built at startup inside the server's event loop."""
+
+    def __init__(self, config: MockConfig, tokens: list[str]) -> None:
+        self.config = config
+        self.tokens = TokenRegistry(tokens)
+        self.ledger = Ledger()
+        self.rng = random.Random(config.seed)
+        self.engine: Engine | None = None
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.config.delivery.connection_limit)
+        self.session = aiohttp.ClientSession(connector=connector)
+        sender = WebhookSender(self.session, self.ledger, lambda: self.config, self.rng)
+        customer = CustomerClient(self.session, self.ledger)
+        self.engine = Engine(self.config, self.ledger, sender, customer, self.rng)
+        self.engine.start()
+
+    async def stop(self) -> None:
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.session is not None:
+            await self.session.close()
+
+    def reconfigure(self, config: MockConfig) -> None:
+        self.config = config
+        if self.engine is not None:
+            self.engine.reconfigure(config)
+
+    def ledger_snapshot(self) -> dict[str, Any]:
+        prices = self.config.prices
+        reply_prices = {m.value: self.config.model_profile(m).price_eur for m in self.config.models}
+        for model in self.ledger.billed_replies_by_model:
+            reply_prices.setdefault(model, self.config.model_profile(model).price_eur)  # type: ignore[arg-type]
+        snapshot = self.ledger.snapshot()
+        snapshot["cost"] = self.ledger.cost_eur(
+            reply_prices, prices.vision_eur_per_picture, prices.soulengine_eur_per_persona
+        )
+        snapshot["gauges"] = self.engine.gauges() if self.engine else {}
+        return snapshot
+
+
+def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
+    """The mock as an ASGI app; ``tokens`` are the accepted bearer access keys."""
+    state = MockState(config, tokens)
+
+    async def enqueue(request: Request) -> Response:
+        ledger = state.ledger
+        ledger.enqueues_received += 1
+        project_id = state.tokens.project_for(request.headers.get("authorization"))
+        if project_id is None:
+            ledger.enqueues_rejected[401] += 1
+            return _problem(
+                401, "unauthorized", "Send 'Authorization: Bearer <access key>' with a known key."
+            )
+        cfg = state.config
+        faults = cfg.faults
+        if faults.enqueue_429_rate and state.rng.random() < faults.enqueue_429_rate:
+            ledger.enqueues_rejected[429] += 1
+            return Response(
+                b'{"error":"rate_limited","detail":"injected by the mock"}',
+                status_code=429,
+                headers={"Retry-After": str(faults.retry_after_s)},
+                media_type="application/json",
+            )
+        if faults.enqueue_5xx_rate and state.rng.random() < faults.enqueue_5xx_rate:
+            ledger.enqueues_rejected[503] += 1
+            return _problem(503, "unavailable", "Injected by the mock (faults.enqueue_5xx_rate).")
+        raw = await request.body()
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            ledger.enqueues_rejected[400] += 1
+            return _problem(400, "bad_request", "The body must be a JSON object.")
+        try:
+            enqueue_request = EnqueueRequest.model_validate(payload)
+        except ValidationError as exc:
+            ledger.enqueues_rejected[422] += 1
+            errors = describe_validation_errors(exc.errors())
+            return _problem(
+                422, "invalid_request", f"{len(errors)} invalid field(s).", errors=errors
+            )
+        rules = cfg.behaviour
+        rejected = [
+            {"field": v.field, "value": "", "problem": v.problem}
+            for v in enqueue_request.capability_violations()
+            if (
+                v.rule == "icebreaker_without_engage"
+                and rules.icebreaker_without_engage == "reject"
+            )
+            or (
+                v.rule != "icebreaker_without_engage"
+                and rules.pictures_on_dating_models == "reject"
+            )
+        ]
+        if rejected:
+            ledger.enqueues_rejected[422] += 1
+            return _problem(
+                422, "invalid_request", f"{len(rejected)} invalid field(s).", errors=rejected
+            )
+        if faults.enqueue_added_latency_s is not None:
+            await asyncio.sleep(faults.enqueue_added_latency_s.sample_s(state.rng))
+        ledger.enqueues_accepted += 1
+        assert state.engine is not None
+        state.engine.submit(project_id, enqueue_request)
+        return Response(status_code=204)
+
+    def _authorised(request: Request) -> bool:
+        return state.tokens.project_for(request.headers.get("authorization")) is not None
+
+    async def health(request: Request) -> Response:
+        return _Json({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return _Json(openapi_document())
+
+    async def ledger(request: Request) -> Response:
+        if not _authorised(request):
+            return _problem(401, "unauthorized", "The control API takes the same bearer token.")
+        return _Json(state.ledger_snapshot())
+
+    async def config_endpoint(request: Request) -> Response:
+        if not _authorised(request):
+            return _problem(401, "unauthorized", "The control API takes the same bearer token.")
+        if request.method == "PATCH":
+            try:
+                changes = orjson.loads(await request.body())
+            except orjson.JSONDecodeError:
+                changes = None
+            if not isinstance(changes, dict):
+                return _problem(400, "bad_request", "Send a JSON object (a merge patch).")
+            try:
+                state.reconfigure(state.config.patched(changes))
+            except ConfigError as exc:
+                return _problem(422, "invalid_config", str(exc))
+        return _Json(state.config.model_dump(mode="json"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.start()
+        try:
+            yield
+        finally:
+            await state.stop()
+
+    app = Starlette(
+        routes=[
+            Route(ENQUEUE_PATH, enqueue, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/_mock/ledger", ledger, methods=["GET"]),
+            Route("/_mock/config", config_endpoint, methods=["GET", "PATCH"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.mock = state
+    return app

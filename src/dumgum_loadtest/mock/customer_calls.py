@@ -1,0 +1,122 @@
+"""The mock's calls to the customer's chat-history and profile endpoints (``GET``, aiohttp)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from dumgum_loadtest.clock import iso_from_ns, ns_from_iso
+from dumgum_loadtest.mock.ledger import Ledger
+
+CALL_TIMEOUT_S = 10.0
+
+
+@dataclass(slots=True)
+class ProfileInfo:
+    """What the mock keeps of a profile: the version it holds and the picture vision reads."""
+
+    version: str | None
+    main_picture_url: str | None = None
+
+
+@dataclass(slots=True)
+class HistorySummary:
+    """What the mock needs from a chat history: the newest date and pictures the user shared."""
+
+    newest_ns: int | None = None
+    shared_picture_urls: list[str] = field(default_factory=list)
+
+
+class ProfileCache:
+    """Profiles by id, least recently used evicted past ``capacity`` (bounded memory)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, ProfileInfo] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, profile_id: str) -> ProfileInfo | None:
+        info = self._items.get(profile_id)
+        if info is not None:
+            self._items.move_to_end(profile_id)
+        return info
+
+    def put(self, profile_id: str, info: ProfileInfo) -> None:
+        self._items[profile_id] = info
+        self._items.move_to_end(profile_id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def needs_fetch(self, profile_id: str, requested_version: str | None) -> bool:
+        """On first sight, and whenever the enqueue names a version other than the stored one."""
+        info = self.get(profile_id)
+        if info is None:
+            return True
+        return requested_version is not None and requested_version != info.version
+
+
+class CustomerClient:
+    def __init__(self, session: aiohttp.ClientSession, ledger: Ledger) -> None:
+        self._session = session
+        self._ledger = ledger
+
+    async def chat_history(
+        self, url: str | None, user_id: str, persona_id: str, last_message_ns: int | None
+    ) -> HistorySummary:
+        if url is None:
+            return HistorySummary()
+        params = {"userProfileId": user_id, "personaProfileId": persona_id}
+        if last_message_ns is not None:
+            params["lastMessageDate"] = iso_from_ns(last_message_ns)
+        self._ledger.chat_history_calls += 1
+        body = await self._get(url, params)
+        summary = HistorySummary(newest_ns=last_message_ns)
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list):
+            return summary
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            date = message.get("date")
+            if isinstance(date, str):
+                try:
+                    date_ns = ns_from_iso(date)
+                except ValueError:
+                    date_ns = None
+                if date_ns is not None and (
+                    summary.newest_ns is None or date_ns > summary.newest_ns
+                ):
+                    summary.newest_ns = date_ns
+            if message.get("sender") == "USER":
+                urls = message.get("pictureUrls")
+                if isinstance(urls, list):
+                    summary.shared_picture_urls.extend(u for u in urls if isinstance(u, str))
+        return summary
+
+    async def profile(self, url: str | None, profile_id: str) -> dict[str, Any] | None:
+        if url is None:
+            return None
+        self._ledger.profile_calls += 1
+        body = await self._get(url, {"profileId": profile_id})
+        profile = body.get("profile") if isinstance(body, dict) else None
+        return profile if isinstance(profile, dict) else None
+
+    async def _get(self, url: str, params: dict[str, str]) -> Any:
+        try:
+            async with self._session.get(
+                url, params=params, timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S)
+            ) as response:
+                raw = await response.read()
+                if response.status != 200:
+                    self._ledger.customer_call_failures += 1
+                    return None
+                return orjson.loads(raw)
+        except (aiohttp.ClientError, TimeoutError, OSError, orjson.JSONDecodeError):
+            self._ledger.customer_call_failures += 1
+            return None
