@@ -105,7 +105,7 @@ def mock(config_path: Path | None, tokens: tuple[str, ...], log_level: str, **op
 @click.option("--log-level", default="warning", show_default=True)
 @_clean_errors
 def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
-    """Serve the customer endpoints DumGum calls: incoming content, profile, chat history, memory."""
+    """Serve the customer endpoints: incoming content, profile, chat history, memory."""
     from dumgum_loadtest.receiver import ReceiverSettings
     from dumgum_loadtest.receiver.server import serve_receiver
 
