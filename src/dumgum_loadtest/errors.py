@@ -1,9 +1,9 @@
 """The harness's exception tree; every message names the bad value and the fix.
 
-    HarnessError            anything the harness reports to a user as a clean error
-    ├── ConfigError         a file or option is invalid (names file, field path, value, valid choices)
-    ├── TargetError         a server (mock, receiver, real API) could not be started or reached
-    └── SafetyError         a run was refused to protect the user (token, billing, spend cap)
+HarnessError            anything the harness reports to a user as a clean error
+├── ConfigError         a file or option is invalid (names file, field path, value, valid choices)
+├── TargetError         a server (mock, receiver, real API) could not be started or reached
+└── SafetyError         a run was refused to protect the user (token, billing, spend cap)
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def uvicorn_config(app: ASGIApp, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(
+    app: ASGIApp, host: str, port: int, log_level: str = "warning"
+) -> uvicorn.Config:
     """The settings measured fastest here: uvloop, httptools, no access log (perf-baseline §1)."""
     return uvicorn.Config(
         app,
@@ -43,7 +45,9 @@ def serve_forever(app: ASGIApp, host: str, port: int, log_level: str = "warning"
     try:
         uvicorn.Server(uvicorn_config(app, host, port, log_level)).run()
     except OSError as exc:
-        raise TargetError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from exc
+        raise TargetError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port"
+        ) from exc
 
 
 class BackgroundServer:
