@@ -29,7 +29,7 @@ class CapacityGate:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # the slot was granted as the wait was cancelled: give it back
-            else:
+            elif waiter in self._waiters:  # _wake may already have skipped past it
                 self._waiters.remove(waiter)
             raise
 
