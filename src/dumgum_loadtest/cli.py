@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from dumgum_loadtest import __version__
-from dumgum_loadtest.errors import HarnessError
+from dumgum_loadtest.errors import HarnessError, config_error_from_validation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +30,17 @@ def _clean_errors(command: F) -> F:
             raise SystemExit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def _settings(kind: type[S], given: dict[str, Any], source: str) -> S:
+    """Settings from the command line and environment, with errors that name the field."""
+    try:
+        return kind(**given)
+    except ValidationError as exc:
+        raise config_error_from_validation(source, exc.errors()) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,8 +78,15 @@ def main() -> None:
     help="YAML file: latency, capacity, faults, prices (see mock-config.example.yaml).",
 )
 @click.option("--log-level", default="warning", show_default=True)
+@click.option("--print-config", is_flag=True, help="Print the resolved model as YAML and exit.")
 @_clean_errors
-def mock(config_path: Path | None, tokens: tuple[str, ...], log_level: str, **options: Any) -> None:
+def mock(
+    config_path: Path | None,
+    tokens: tuple[str, ...],
+    log_level: str,
+    print_config: bool,
+    **options: Any,
+) -> None:
     """Serve the mock DumGum API (enqueue, webhooks, control API under /_mock)."""
     from dumgum_loadtest.mock import MockSettings, create_mock_app, project_id_for
     from dumgum_loadtest.serving import serve_forever
@@ -76,8 +96,13 @@ def mock(config_path: Path | None, tokens: tuple[str, ...], log_level: str, **op
         given["tokens"] = list(tokens)
     if config_path is not None:
         given["config"] = config_path
-    settings = MockSettings(**given)
+    settings = _settings(MockSettings, given, "mock options (DUMGUM_MOCK_* or command line)")
     config = settings.mock_config()
+    if print_config:
+        import yaml
+
+        click.echo(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), nl=False)
+        return
     projects = ", ".join(project_id_for(t) for t in settings.accepted_tokens)
     click.echo(
         f"mock DumGum on http://{settings.host}:{settings.port}"
@@ -112,7 +137,9 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     given = {key: value for key, value in options.items() if value is not None}
     if out_dir is not None:
         given["out_dir"] = out_dir
-    settings = ReceiverSettings(**given)
+    settings = _settings(
+        ReceiverSettings, given, "receiver options (DUMGUM_RECEIVER_* or command line)"
+    )
     click.echo(
         f"customer endpoints on http://{settings.host}:{settings.port}: /incoming /profile"
         f" /chat-history /memory; recording to {settings.out_dir}",
