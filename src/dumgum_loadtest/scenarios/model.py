@@ -1,0 +1,334 @@
+"""The scenario file: one YAML per question a performance engineer asks.
+
+A scenario says what traffic to send (arrival, population, conversation behaviour, the mix
+of request fields), where (target), for how long, what must hold (SLOs), which price sheet
+to apply and how the embedded mock behaves. ``load_scenario`` validates a file and raises a
+ConfigError naming the file, the field path, the bad value and what is valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dumgum_loadtest.errors import ConfigError, config_error_from_validation
+from dumgum_loadtest.mock.distributions import Distribution, Lognormal, Uniform
+from dumgum_loadtest.schema.enums import ChatModel, Engage
+
+# A categorical distribution: value -> weight. Values are what the request field takes
+# (a string, number, boolean, or null for "send null"). Weights need not sum to 1.
+Categorical = dict[Any, float]
+
+# Where the mix may say something: every request field, by its dotted path in the body.
+MIX_FIELDS: tuple[str, ...] = (
+    "language",
+    "additionalLanguage",  # the one additional language, or null (becomes additionalLanguages)
+    "testMode",
+    "replyParameters.chatModel",
+    "replyParameters.bufferSeconds",
+    "replyParameters.maxProcessingTimeSeconds",
+    "replyParameters.enableSexualTextContent",
+    "replyParameters.fixedResponseLength",
+    "replyParameters.sentenceLength",
+    "replyParameters.messageLength",
+    "replyParameters.personaPersonality",
+    "replyParameters.generatePersonality",
+    "replyParameters.shareablePictures",  # how many of the persona's pictures to offer (0..n)
+    "replyParameters.shareablePictureCaptioned",  # share of offered pictures with a caption
+    "replyParameters.profileDistance",
+    "replyParameters.emojis",
+    "replyParameters.fluencyDegradation",
+    "replyParameters.multipleMessagesPerReply",
+    "replyParameters.multipleMessagesPerReplyFrequency",
+    "replyParameters.questionFrequency",
+    "replyParameters.replyTypingDelay",
+    "replyParameters.icebreakerType",
+    "replyParameters.disableSafetyFeatures",
+    "replyParameters.guardrails.maliciousContent",
+    "replyParameters.guardrails.aiSuspicion",
+    "replyParameters.guardrails.underageDetection",
+    "replyParameters.guardrails.unknownLanguage",
+    "replyParameters.guardrails.messageRepetition",
+    "replyParameters.guardrails.prohibitedIllegalContent",
+    "replyParameters.guardrails.dangerousDrugUse",
+    "replyParameters.preventAggressiveTone",
+    "replyParameters.personaProfileOverrides.sexualDrive",
+    "replyParameters.vision.userProfilePictureAnalysis",
+    "replyParameters.vision.personaProfilePictureAnalysis",
+    "replyParameters.vision.sharedPicturesAnalysis",
+    "replyParameters.vision.shareablePicturesAnalysis",
+    "replyParameters.action.pauseConversation.duration",  # null: no action; a number: pause
+    "replyParameters.postProcessing.greekRewrite",
+    "replyParameters.meetingPolicy",
+    "replyParameters.fictionalDisclosure",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage(_Section):
+    """One plateau of an open-model load: a step, or a short spike."""
+
+    duration_s: float = Field(gt=0)
+    rate_rps: float = Field(ge=0, description="Offered enqueue requests per second.")
+    name: str | None = None
+
+
+class OpenArrival(_Section):
+    """Requests leave at their intended times, whatever the responses do."""
+
+    model: Literal["open"] = "open"
+    process: Literal["constant", "poisson"] = "poisson"
+    rate_rps: float | None = Field(default=None, ge=0, description="Used when no stages.")
+    stages: list[Stage] | None = None
+    max_in_flight: int = Field(
+        default=1000, ge=1, description="Requests awaiting their HTTP response, per worker."
+    )
+    max_lateness_s: float = Field(
+        default=1.0, gt=0, description="A request later than this is recorded not sent."
+    )
+
+    @model_validator(mode="after")
+    def _rate_or_stages(self) -> OpenArrival:
+        if self.rate_rps is None and not self.stages:
+            raise ValueError("give rate_rps or stages")
+        return self
+
+    def stage_plan(self, duration_s: float) -> list[Stage]:
+        """The stages to run, or one stage of ``rate_rps`` for the whole duration."""
+        if self.stages:
+            return list(self.stages)
+        return [Stage(duration_s=duration_s, rate_rps=self.rate_rps or 0.0, name="steady")]
+
+
+class ClosedArrival(_Section):
+    """Conversation users: each sends a turn, waits for the answer, thinks, and answers again."""
+
+    model: Literal["closed"] = "closed"
+    users: int = Field(ge=1, description="Concurrent conversation users (all workers).")
+    spawn_rate_per_s: float = Field(default=10.0, gt=0)
+    answer_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Give up waiting after this (default: maxProcessingTimeSeconds x time scale).",
+    )
+
+
+Arrival = Annotated[OpenArrival | ClosedArrival, Field(discriminator="model")]
+
+
+class Population(_Section):
+    """Who talks: drives profile calls, SoulEngine (new personas) and vision (picture URLs)."""
+
+    users: int = Field(default=10_000, ge=1)
+    personas: int = Field(default=200, ge=1)
+    pictures_per_persona: int = Field(default=3, ge=0, le=128)
+    user_picture_share: float = Field(
+        default=0.8, ge=0, le=1, description="Users with a main picture (vision cost)."
+    )
+    new_personas_per_day: float = Field(
+        default=0.0, ge=0, description="Personas added per day (each pays SoulEngine once)."
+    )
+    picture_url_changes_per_day: float = Field(
+        default=0.0, ge=0, description="Share of picture URLs rotated per day (re-analysis)."
+    )
+    profile_version_changes_per_day: float = Field(
+        default=0.0, ge=0, description="Share of profiles whose version changes per day."
+    )
+    active_conversations: int | None = Field(
+        default=None,
+        ge=1,
+        description="Pairs in play at once (open model); default min(users, 5 x personas).",
+    )
+
+
+class Conversation(_Section):
+    """How one conversation unfolds (dumgum-api.md §5.3, §5.5)."""
+
+    burst_size: dict[int, float] = Field(
+        default_factory=lambda: {1: 0.6, 2: 0.3, 3: 0.1},
+        description="Messages a user sends in one turn, inside the buffer window.",
+    )
+    burst_gap_s: Distribution = Field(
+        default_factory=lambda: Uniform(low_s=0.5, high_s=3.0),
+        description="Gap between messages of a burst (real seconds before time scale).",
+    )
+    wait_for_answer: bool = Field(
+        default=True, description="Closed model: wait for the answer before the next turn."
+    )
+    think_time_s: Distribution = Field(
+        default_factory=lambda: Lognormal(median_s=20.0, p99_s=180.0),
+        description="Time between an answer and the user's next turn (before time scale).",
+    )
+    turns: dict[int, float] = Field(
+        default_factory=lambda: {1: 0.3, 3: 0.3, 6: 0.25, 12: 0.15},
+        description="Turns per conversation before the user moves on.",
+    )
+    engage_share: float = Field(
+        default=0.05, ge=0, le=1, description="Turns that are engage (proactive) requests."
+    )
+    engage_types: dict[Engage, float] = Field(
+        default_factory=lambda: {
+            Engage.AUTO: 0.4,
+            Engage.ICEBREAKER: 0.3,
+            Engage.NUDGE: 0.2,
+            Engage.REVIVE: 0.1,
+        }
+    )
+    register_user_messages: bool = Field(
+        default=False,
+        description="POST each user message to the receiver first (realistic chat history).",
+    )
+
+    @field_validator("burst_size", "turns")
+    @classmethod
+    def _positive_counts(cls, value: dict[int, float]) -> dict[int, float]:
+        _check_weights(value)
+        for count in value:
+            if count < 1:
+                raise ValueError(f"counts must be >= 1, got {count}")
+        return value
+
+    @field_validator("engage_types")
+    @classmethod
+    def _weights(cls, value: dict[Engage, float]) -> dict[Engage, float]:
+        _check_weights(value)
+        return value
+
+
+def _check_weights(weights: dict[Any, float]) -> None:
+    if not weights:
+        raise ValueError("a distribution needs at least one value")
+    if any(weight < 0 for weight in weights.values()):
+        raise ValueError("weights must be >= 0")
+    if sum(weights.values()) <= 0:
+        raise ValueError("weights must not all be 0")
+
+
+class Mix(_Section):
+    """A categorical distribution per request field; fields left out are not sent."""
+
+    fields: dict[str, Categorical] = Field(default_factory=dict)
+    by_model: dict[ChatModel, dict[str, Categorical]] = Field(
+        default_factory=dict, description="Overrides per chat model, after the model is drawn."
+    )
+    invalid_share: float = Field(
+        default=0.0, ge=0, le=1, description="Requests made invalid on purpose (expect 422)."
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Categorical]) -> dict[str, Categorical]:
+        return _validate_mix(value)
+
+    @field_validator("by_model")
+    @classmethod
+    def _known_model_fields(
+        cls, value: dict[ChatModel, dict[str, Categorical]]
+    ) -> dict[ChatModel, dict[str, Categorical]]:
+        for fields in value.values():
+            _validate_mix(fields)
+            if "replyParameters.chatModel" in fields:
+                raise ValueError("by_model cannot redraw replyParameters.chatModel")
+        return value
+
+
+def _validate_mix(fields: dict[str, Categorical]) -> dict[str, Categorical]:
+    for name, weights in fields.items():
+        if name not in MIX_FIELDS:
+            raise ValueError(f"unknown mix field {name!r}; valid fields: {', '.join(MIX_FIELDS)}")
+        if not isinstance(weights, dict):
+            raise ValueError(f"{name}: give a mapping of value -> weight, got {weights!r}")
+        _check_weights(weights)
+    return fields
+
+
+class Slos(_Section):
+    """Objectives the run is judged by (exit code 1 when one fails)."""
+
+    first_answer_p99_s: float | None = Field(default=None, gt=0)
+    first_answer_p50_s: float | None = Field(default=None, gt=0)
+    drop_rate_max: float | None = Field(default=None, ge=0, le=1)
+    loss_rate_max: float | None = Field(default=None, ge=0, le=1)
+    enqueue_p99_ms: float | None = Field(default=None, gt=0)
+    rejected_rate_max: float | None = Field(default=None, ge=0, le=1)
+
+
+class TimelineStep(_Section):
+    """A change to the embedded mock's model at a time into the run (chaos)."""
+
+    at_s: float = Field(ge=0)
+    patch: dict[str, Any] = Field(description="A JSON merge patch for PATCH /_mock/config.")
+    note: str | None = None
+
+
+class Scenario(_Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    target: str = Field(default="mock", description="'mock', or the real API's base URL.")
+    duration_s: float = Field(default=60.0, gt=0)
+    warmup_s: float = Field(default=0.0, ge=0)
+    seed: int = 1
+    arrival: Arrival
+    population: Population = Field(default_factory=Population)
+    conversation: Conversation = Field(default_factory=Conversation)
+    mix: Mix = Field(default_factory=Mix)
+    slos: Slos = Field(default_factory=Slos)
+    pricing: str | None = Field(default=None, description="Price sheet file (scenarios/pricing).")
+    mock: dict[str, Any] = Field(
+        default_factory=dict, description="The embedded mock's model (same keys as --config)."
+    )
+    timeline: list[TimelineStep] = Field(default_factory=list)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if value != "mock" and not value.startswith(("http://", "https://")):
+            raise ValueError("give 'mock' or an http(s) URL of the API")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.warmup_s >= self.run_duration_s:
+            raise ValueError(f"warmup_s ({self.warmup_s}) must be shorter than the run")
+        if self.mock:
+            from dumgum_loadtest.mock.config import MockConfig
+
+            MockConfig().patched(self.mock, source="mock")
+        return self
+
+    @property
+    def run_duration_s(self) -> float:
+        """Stages define the duration when present; else ``duration_s``."""
+        if isinstance(self.arrival, OpenArrival) and self.arrival.stages:
+            return sum(stage.duration_s for stage in self.arrival.stages)
+        return self.duration_s
+
+
+def parse_scenario(data: Any, source: str) -> Scenario:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a scenario must be a mapping, got {data!r}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise config_error_from_validation(source, exc.errors()) from exc
+    except ConfigError as exc:  # the embedded mock model
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; every error names the file and the field path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the scenario: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_scenario(data, str(path))
