@@ -210,3 +210,9 @@ def test_control_endpoint_rejects_bad_messages(client: httpx.Client) -> None:
 
 def test_health(client: httpx.Client) -> None:
     assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_webhook_paths_take_only_posts(client: httpx.Client, out_dir: Path) -> None:
+    assert client.get("/incoming").status_code == 405
+    assert client.put("/memory", content=b"{}").status_code == 405
+    assert records(out_dir, "events") == []

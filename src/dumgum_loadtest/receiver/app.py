@@ -18,6 +18,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,7 +26,7 @@ from starlette.routing import Route
 from dumgum_loadtest.clock import now_ns, ns_from_iso
 from dumgum_loadtest.errors import describe_validation_errors
 from dumgum_loadtest.receiver.history import ChatHistoryStore, UserMessage
-from dumgum_loadtest.receiver.ingest import EventEndpoint
+from dumgum_loadtest.receiver.ingest import EventEndpoint, WebhookFastPath
 from dumgum_loadtest.receiver.profiles import ProfileBook
 from dumgum_loadtest.receiver.recorder import Recorder, call_line
 from dumgum_loadtest.receiver.settings import ReceiverSettings
@@ -202,6 +203,10 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
         Route("/_receiver/profiles/{profileId}/bump", receiver.bump_profile, methods=["POST"]),
         Route("/_receiver/stats", receiver.stats, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=receiver.lifespan)
+    # The routes above still answer other methods (405); POSTs take the fast path.
+    fast_path = Middleware(
+        WebhookFastPath, endpoints={"/incoming": receiver.incoming, "/memory": receiver.memory}
+    )
+    app = Starlette(routes=routes, middleware=[fast_path], lifespan=receiver.lifespan)
     app.state.receiver = receiver
     return app

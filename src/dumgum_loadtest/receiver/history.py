@@ -7,6 +7,7 @@ Persona messages come from ``answer.created`` events, user messages from the loa
 from __future__ import annotations
 
 import bisect
+import contextlib
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -46,6 +47,15 @@ def _to_ms_ns(epoch_ns: int) -> int:
     return epoch_ns - epoch_ns % _NS_PER_MS
 
 
+def _is_canonical_date(text: str) -> bool:
+    """True for ``2023-11-07T05:31:56.123Z``, exactly what iso_from_ns writes: kept as sent.
+
+    Formatting a date costs more than the rest of recording an answer, and the mock sends
+    this form already.
+    """
+    return len(text) == 24 and text[19] == "." and text[23] == "Z" and text[10] == "T"
+
+
 def _ns_from_datetime(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -53,25 +63,17 @@ def _ns_from_datetime(value: datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND * 1000
 
 
-class _Message:
-    __slots__ = ("date_ns", "payload")
-
-    def __init__(self, date_ns: int, payload: dict[str, Any]) -> None:
-        self.date_ns = date_ns
-        self.payload = payload  # the ChatMessage JSON shape, ready to serialise
-
-
-def _date_key(message: _Message) -> int:
-    return message.date_ns
-
-
 class _Conversation:
-    """Messages of one pair sorted by date (arrival order among equal dates), ids for dedupe."""
+    """Messages of one pair sorted by date (arrival order among equal dates), ids for dedupe.
 
-    __slots__ = ("ids", "messages")
+    Dates sit in their own list so ``bisect`` compares plain ints, with no key function.
+    """
+
+    __slots__ = ("dates_ns", "ids", "payloads")
 
     def __init__(self) -> None:
-        self.messages: list[_Message] = []
+        self.dates_ns: list[int] = []
+        self.payloads: list[dict[str, Any]] = []  # the ChatMessage JSON shape, ready to send
         self.ids: set[str] = set()
 
 
@@ -112,11 +114,12 @@ class ChatHistoryStore:
                 self.duplicates += 1
                 return False
         conversation.ids.add(message_id)
-        messages = conversation.messages
-        bisect.insort_right(messages, _Message(date_ns, payload), key=_date_key)
-        if len(messages) > self.max_messages_per_pair:
-            oldest = messages.pop(0)
-            conversation.ids.discard(oldest.payload["id"])
+        position = bisect.bisect_right(conversation.dates_ns, date_ns)
+        conversation.dates_ns.insert(position, date_ns)
+        conversation.payloads.insert(position, payload)
+        if len(conversation.dates_ns) > self.max_messages_per_pair:
+            del conversation.dates_ns[0]
+            conversation.ids.discard(conversation.payloads.pop(0)["id"])
         return True
 
     def add_user_message(self, message: UserMessage) -> str:
@@ -149,17 +152,18 @@ class ChatHistoryStore:
         if not isinstance(persona_id, str):
             return False
         created_at = answer.get("createdAt")
-        try:
-            date_ns = ns_from_iso(created_at) if isinstance(created_at, str) else fallback_ns
-        except ValueError:
-            date_ns = fallback_ns
+        date_ns, date_text = fallback_ns, None
+        if isinstance(created_at, str):
+            with contextlib.suppress(ValueError):
+                date_ns = ns_from_iso(created_at)
+                date_text = created_at if _is_canonical_date(created_at) else None
         date_ns = _to_ms_ns(date_ns)
         kind = answer.get("type")
         payload: dict[str, Any] = {
             "id": message_id,
             "sender": Sender.PERSONA.value,
             "type": kind if isinstance(kind, str) else MessageType.TEXT.value,
-            "date": iso_from_ns(date_ns),
+            "date": date_text or iso_from_ns(date_ns),
             "text": answer.get("text"),
         }
         picture_url = answer.get("pictureUrl")
@@ -173,6 +177,6 @@ class ChatHistoryStore:
         if conversation is None:
             return []
         self._pairs.move_to_end(pair)
-        held = conversation.messages
-        start = 0 if after_ns is None else bisect.bisect_right(held, after_ns, key=_date_key)
-        return [message.payload for message in held[start:]]
+        if after_ns is None:
+            return list(conversation.payloads)
+        return conversation.payloads[bisect.bisect_right(conversation.dates_ns, after_ns) :]

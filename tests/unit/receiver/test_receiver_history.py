@@ -101,6 +101,17 @@ def test_least_recently_used_pair_is_evicted() -> None:
     assert [m["text"] for m in store.messages(("a", "p"))] == ["from a"]
 
 
+def test_answer_dates_are_sent_in_dumgum_format(store: ChatHistoryStore) -> None:
+    store.add_answer(answer("answer_1", "2025-01-01T01:00:00.5+01:00"), fallback_ns=0)
+    store.add_answer(answer("answer_2", "2025-01-01T00:00:01Z"), fallback_ns=0)
+    store.add_answer(answer("answer_3", "2025-01-01T00:00:02.999Z"), fallback_ns=0)
+    assert [m["date"] for m in store.messages(PAIR)] == [
+        "2025-01-01T00:00:00.500Z",
+        "2025-01-01T00:00:01.000Z",
+        "2025-01-01T00:00:02.999Z",
+    ]
+
+
 def test_answer_fields_become_a_chat_message(store: ChatHistoryStore) -> None:
     store.add_answer(
         answer("answer_poke", "2025-01-01T00:00:01Z", type="ACTION_POKE", text=None),
@@ -125,6 +136,7 @@ def test_answer_without_a_readable_date_is_dated_on_receipt(store: ChatHistorySt
     received_ns = ns_from_iso("2025-06-01T12:00:00.042Z")
     store.add_answer(answer("answer_1", None), fallback_ns=received_ns)
     store.add_answer(answer("answer_2", "yesterday"), fallback_ns=received_ns)
+    store.add_answer(answer("answer_3", "2025-13-01T00:00:00.000Z"), fallback_ns=received_ns)
     assert {m["date"] for m in store.messages(PAIR)} == {"2025-06-01T12:00:00.042Z"}
 
 

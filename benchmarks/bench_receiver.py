@@ -1,0 +1,323 @@
+"""Receiver ingest throughput: answer.created events/s on one core, and proof that none is lost.
+
+The server under test runs in a subprocess pinned to one core (uvicorn, uvloop, httptools);
+this process drives it from the other core with aiohttp on 127.0.0.1. A bare ASGI app that
+answers 204 without recording runs interleaved in the same run as the reference.
+
+    python benchmarks/bench_receiver.py [--duration-s 10] [--concurrency 64] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import orjson
+import psutil  # type: ignore[import-untyped]  # no stubs in the lock file
+import uvloop
+from starlette.types import Receive, Scope, Send
+
+from dumgum_loadtest.clock import iso_from_ns, now_ns
+from dumgum_loadtest.receiver import ReceiverSettings, create_receiver_app
+from dumgum_loadtest.serving import free_port, serve_forever
+
+HOST = "127.0.0.1"
+VARIANTS = ("bare", "receiver")
+WARMUP_S = 2.0
+PAIRS = 1000  # conversations the events spread over, so history holds realistic state
+_TEXT = (
+    "Haha, that sounds like such a fun weekend! I've never tried climbing myself, but I've"
+    " always wanted to. Was it an indoor gym or did you go outside? Tell me everything"
+)
+
+
+async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The reference: read the body, answer 204, record nothing."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    more_body = True
+    while more_body:
+        message = await receive()
+        more_body = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def serve(variant: str, port: int, out_dir: Path, core: int | None) -> None:
+    """Child process: pin to ``core`` and serve ``variant`` until SIGINT."""
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+    app = (
+        create_receiver_app(ReceiverSettings(out_dir=out_dir))
+        if variant == "receiver"
+        else bare_app
+    )
+    # uvicorn shuts down gracefully on SIGINT (the receiver closes its shards), then re-raises it.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_forever(app, HOST, port)
+
+
+def answer_created(n: int, run_id: str, created_at: str) -> bytes:
+    """A realistic ~700-byte answer.created event; ``n`` makes its answer id unique."""
+    pair = n % PAIRS
+    return orjson.dumps(
+        {
+            "event": "answer.created",
+            "data": {
+                "projectId": "proj_zqRs5XdUtmI0oypAPzKQ3",
+                "answer": {
+                    "id": f"answer_{run_id}_{n:09d}",
+                    "projectId": "proj_zqRs5XdUtmI0oypAPzKQ3",
+                    "userProfileId": f"user_{pair:06d}",
+                    "personaProfileId": f"persona_{pair % 50:04d}",
+                    "type": "TEXT",
+                    "replyMode": "AI",
+                    "text": _TEXT,
+                    "pictureUrl": None,
+                    "tags": {"dumgum_loadtest": {"run": run_id, "request": f"req_{n:09d}"}},
+                    "cost": "0.0250",
+                    "responseTime": 3,
+                    "sequenceNumber": 0,
+                    "parentAnswerId": None,
+                    "createdAt": created_at,
+                    "conversationStopReason": None,
+                    "conversationStoppedUntil": None,
+                },
+            },
+        }
+    )
+
+
+@dataclass
+class Load:
+    ok_ids: set[str] = field(default_factory=set)
+    ok: int = 0
+    failed: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+
+
+async def drive(
+    url: str, run_id: str, duration_s: float, concurrency: int, max_events: int, first_n: int
+) -> Load:
+    """POST events with ``concurrency`` tasks until ``duration_s`` or ``max_events``."""
+    load = Load()
+    numbers = itertools.count(first_n)
+    last_n = first_n + max_events
+    headers = {"content-type": "application/json"}
+    timeout = aiohttp.ClientTimeout(total=10)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        deadline = time.monotonic() + duration_s
+
+        async def worker() -> None:
+            created_at = iso_from_ns(now_ns())
+            while time.monotonic() < deadline:
+                n = next(numbers)
+                if n >= last_n:
+                    return
+                if n % 256 == 0:  # formatting a date for every event costs the client 3 µs
+                    created_at = iso_from_ns(now_ns())
+                body = answer_created(n, run_id, created_at)
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        if 200 <= response.status < 300:
+                            load.ok += 1
+                            load.ok_ids.add(f"answer_{run_id}_{n:09d}")
+                        else:
+                            load.failed += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    load.errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        load.elapsed_s = time.perf_counter() - started
+    return load
+
+
+def wait_listening(port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not listen within {timeout_s} s")
+
+
+def recorded_ids(out_dir: Path) -> tuple[int, set[str]]:
+    """Lines in the receiver's event shards, and the answer ids they hold (status 2xx only)."""
+    lines, ids = 0, set()
+    for path in out_dir.glob("events-*.jsonl"):
+        for line in path.read_bytes().splitlines():
+            record = orjson.loads(line)
+            lines += 1
+            if 200 <= record["status"] < 300:
+                ids.add(record["body"]["data"]["answer"]["id"])
+    return lines, ids
+
+
+def cpu_busy_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy: shows other work that skews a run."""
+    times = psutil.cpu_times()
+    return float(times.user + times.nice + times.system + times.irq + times.softirq)
+
+
+@dataclass
+class Result:
+    variant: str
+    events_per_s: float
+    server_cpu_pct: float
+    client_cpu_pct: float
+    others_cpu_pct: float
+    server_us_per_event: float
+    failed: int
+    loss: str
+
+
+def run_once(variant: str, args: argparse.Namespace, repeat: int) -> Result:
+    port = free_port(HOST)
+    with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
+        out_dir = Path(tmp)
+        child = subprocess.Popen(
+            [
+                *(sys.executable, __file__, "--serve", variant, "--port", str(port)),
+                *("--out-dir", str(out_dir), "--server-core", str(args.server_core)),
+            ]
+        )
+        try:
+            wait_listening(port)
+            url = f"http://{HOST}:{port}/incoming"
+            run_id = f"{variant}{repeat}"
+            warm = uvloop.run(drive(url, run_id, WARMUP_S, args.concurrency, 10**9, 0))
+            server, me = psutil.Process(child.pid), psutil.Process()
+            server_before_s, me_before_s = cpu_busy_s(server), cpu_busy_s(me)
+            machine_before_s = machine_busy_s()
+            load = uvloop.run(
+                drive(url, run_id, args.duration_s, args.concurrency, args.max_events, 10**9)
+            )
+            server_busy_s = cpu_busy_s(server) - server_before_s
+            me_busy_s = cpu_busy_s(me) - me_before_s
+            others_busy_s = machine_busy_s() - machine_before_s - server_busy_s - me_busy_s
+        finally:
+            child.send_signal(signal.SIGINT)  # graceful: the receiver closes its shards
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        loss = "n/a (records nothing)"
+        if variant == "receiver":
+            lines, ids = recorded_ids(out_dir)
+            acknowledged = warm.ok_ids | load.ok_ids
+            lost, extra = len(acknowledged - ids), len(ids - acknowledged)
+            acked = warm.ok + load.ok
+            verdict = "zero loss" if lines == acked and not lost and not extra else "LOSS"
+            loss = f"{verdict}: {lines} lines / {acked} 2xx, {lost} missing, {extra} unexpected"
+            if verdict != "zero loss":
+                print(f"ERROR: {loss}", file=sys.stderr)
+
+    return Result(
+        variant=variant,
+        events_per_s=load.ok / load.elapsed_s,
+        server_cpu_pct=100 * server_busy_s / load.elapsed_s,
+        client_cpu_pct=100 * me_busy_s / load.elapsed_s,
+        others_cpu_pct=100 * max(others_busy_s, 0.0) / load.elapsed_s,
+        server_us_per_event=1e6 * server_busy_s / max(load.ok, 1),
+        failed=load.failed + load.errors,
+        loss=loss,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration-s", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-events", type=int, default=2_000_000, help="per measured run")
+    parser.add_argument("--server-core", type=int, default=1)
+    parser.add_argument("--client-core", type=int, default=0)
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.out_dir, args.server_core)
+        return 0
+    os.sched_setaffinity(0, {args.client_core})
+
+    results: list[Result] = []
+    for repeat in range(args.repeats):
+        for variant in VARIANTS:  # interleaved, so machine noise hits both alike
+            result = run_once(variant, args, repeat)
+            results.append(result)
+            print(
+                f"run {repeat + 1} {variant:8s} {result.events_per_s:7,.0f} events/s"
+                f"  server {result.server_us_per_event:5.1f} µs CPU/event"
+                f"  CPU server {result.server_cpu_pct:3.0f} % client {result.client_cpu_pct:3.0f} %"
+                f" others {result.others_cpu_pct:3.0f} %  failed {result.failed}  {result.loss}",
+                flush=True,
+            )
+    print_summary(results, args)
+    lossless = all(r.loss.startswith("zero loss") for r in results if r.variant == "receiver")
+    return 0 if lossless else 1
+
+
+def print_summary(results: list[Result], args: argparse.Namespace) -> None:
+    """A Markdown table of the medians, ready for RESULTS-receiver.md."""
+
+    def median(variant: str, metric: str) -> float:
+        return float(statistics.median(getattr(r, metric) for r in results if r.variant == variant))
+
+    print(
+        f"\n{args.repeats} interleaved runs of {args.duration_s:g} s, {args.concurrency} concurrent"
+        f" aiohttp tasks on core {args.client_core}, server on core {args.server_core}; medians."
+    )
+    print(
+        "\n| server | events/s | runs | server CPU µs/event | one-core ceiling events/s"
+        " | server CPU | client CPU | others' CPU |"
+    )
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for variant in VARIANTS:
+        runs = " / ".join(f"{r.events_per_s:,.0f}" for r in results if r.variant == variant)
+        us_per_event = median(variant, "server_us_per_event")
+        print(
+            f"| {variant} | {median(variant, 'events_per_s'):,.0f} | {runs}"
+            f" | {us_per_event:.1f} | {1e6 / us_per_event:,.0f}"
+            f" | {median(variant, 'server_cpu_pct'):.0f} %"
+            f" | {median(variant, 'client_cpu_pct'):.0f} %"
+            f" | {median(variant, 'others_cpu_pct'):.0f} % |"
+        )
+    ratio = median("receiver", "events_per_s") / median("bare", "events_per_s")
+    cost_ratio = median("bare", "server_us_per_event") / median("receiver", "server_us_per_event")
+    print(f"\nreceiver / bare: {ratio:.2f} in events/s, {cost_ratio:.2f} in server CPU per event")
+    for r in results:
+        if r.variant == "receiver":
+            print(f"- {r.loss}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
