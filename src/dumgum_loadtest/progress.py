@@ -1,0 +1,74 @@
+"""Live progress of a run: what the generator workers and the target report every second."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dumgum_loadtest.records import RAW_DIR
+
+
+def read_worker_progress(run_dir: Path) -> dict[str, float]:
+    """Counters summed over every worker's ``progress-<worker>.json`` (missing: empty)."""
+    totals: dict[str, float] = {}
+    for path in (run_dir / RAW_DIR).glob("progress-*.json"):
+        try:
+            data = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            continue  # being rewritten right now: next tick
+        for key, value in data.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if key.endswith(("_ms", "_pct")):
+                    totals[key] = max(totals.get(key, 0.0), float(value))
+                else:
+                    totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
+class EventTail:
+    """Follows the receiver's event shards: terminal events so far and the cost received."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self._dir = run_dir / RAW_DIR
+        self._offsets: dict[Path, int] = {}
+        self.answers = 0
+        self.dropped = 0
+        self.events = 0
+        self.cost_eur = Decimal(0)
+
+    def poll(self) -> None:
+        for path in self._dir.glob("events-*.jsonl"):
+            offset = self._offsets.get(path, 0)
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1  # leave a half-written line for the next poll
+            self._offsets[path] = offset + complete
+            for line in chunk[:complete].splitlines():
+                self._count(line)
+
+    def _count(self, line: bytes) -> None:
+        try:
+            record: Any = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return
+        body = record.get("body") if isinstance(record, dict) else None
+        if not isinstance(body, dict):
+            return
+        self.events += 1
+        event = body.get("event")
+        if event == "conversation.dropped":
+            self.dropped += 1
+        elif event == "answer.created":
+            answer = (body.get("data") or {}).get("answer") or {}
+            if answer.get("sequenceNumber", 0) == 0:
+                self.answers += 1
+            with contextlib.suppress(InvalidOperation):  # a malformed cost is not money
+                self.cost_eur += Decimal(str(answer.get("cost", "0")))

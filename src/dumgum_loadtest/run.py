@@ -1,0 +1,468 @@
+"""``run_scenario``: one command from a scenario file to a complete run directory.
+
+For the mock target it starts the mock and the receiver on free loopback ports, then Locust
+headless with N worker processes; shows live progress; applies the scenario's timeline to
+the mock; lets in-flight conversations settle (bounded); stops everything it started; and
+writes the run directory (scenario, environment, Parquet tables, summary.json).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from dumgum_loadtest.analysis.load import load_raw
+from dumgum_loadtest.analysis.summary import build_summary
+from dumgum_loadtest.errors import ConfigError
+from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
+from dumgum_loadtest.progress import EventTail, read_worker_progress
+from dumgum_loadtest.records import RAW_DIR
+from dumgum_loadtest.rundir import (
+    create_run_dir,
+    environment,
+    new_run_id,
+    write_json,
+    write_scenario,
+    write_tables,
+)
+from dumgum_loadtest.safety import (
+    BillingPolicy,
+    api_token,
+    billing_policy,
+    check_rate,
+    is_real_target,
+)
+from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
+from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
+from dumgum_loadtest.serving import free_port
+
+SETTLE_GRACE_S = 2.0
+Echo = Callable[[str], None]
+
+
+@dataclass
+class RunOptions:
+    scenario_path: Path
+    out_dir: Path | None = None
+    target: str | None = None
+    duration_s: float | None = None
+    rate_rps: float | None = None
+    workers: int | None = None
+    allow_billable: bool = False
+    spend_cap_eur: Decimal | None = None
+    max_rate_rps: float | None = None
+    receiver_host: str = "127.0.0.1"
+    receiver_port: int | None = None
+    public_receiver_url: str | None = None
+    progress_interval_s: float = 2.0
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+    notes: list[str] = field(default_factory=list)
+
+
+def default_workers() -> int:
+    """One Locust worker per core left after the mock's and the receiver's (at least one)."""
+    return max(1, (os.cpu_count() or 1) - 2)
+
+
+def resolve_scenario(options: RunOptions) -> Scenario:
+    """The scenario file with the command line's overrides applied, validated again."""
+    scenario = load_scenario(options.scenario_path)
+    data = scenario.model_dump(mode="json")
+    if options.target is not None:
+        data["target"] = options.target
+    arrival = scenario.arrival
+    if options.duration_s is not None:
+        data["duration_s"] = options.duration_s
+        if isinstance(arrival, OpenArrival) and arrival.stages:
+            factor = options.duration_s / scenario.run_duration_s
+            for stage in data["arrival"]["stages"]:
+                stage["duration_s"] = stage["duration_s"] * factor
+        data["warmup_s"] = min(scenario.warmup_s, options.duration_s / 4)
+    if options.rate_rps is not None:
+        if isinstance(arrival, ClosedArrival):
+            raise ConfigError(
+                f"{options.scenario_path}: --rate applies to open-model scenarios; this one is"
+                " closed (arrival.users sets its load)"
+            )
+        if arrival.stages:
+            peak = max(stage.rate_rps for stage in arrival.stages) or 1.0
+            for stage in data["arrival"]["stages"]:
+                stage["rate_rps"] = stage["rate_rps"] * options.rate_rps / peak
+        else:
+            data["arrival"]["rate_rps"] = options.rate_rps
+    return parse_scenario(data, f"{options.scenario_path} (with command-line overrides)")
+
+
+def peak_rate_rps(scenario: Scenario) -> float:
+    arrival = scenario.arrival
+    if isinstance(arrival, OpenArrival):
+        return max(stage.rate_rps for stage in arrival.stage_plan(scenario.duration_s))
+    # A closed model's peak: every user sending a burst at once, bounded by its think time.
+    return float(arrival.users)
+
+
+def time_scale_of(scenario: Scenario) -> float:
+    if is_real_target(scenario.target):
+        return 1.0
+    return float(scenario.mock.get("time_scale", 1.0))
+
+
+def longest_deadline_s(scenario: Scenario) -> float:
+    """The longest maxProcessingTimeSeconds the mix can draw (300 s when not drawn)."""
+    values = [300.0]
+    fields = [scenario.mix.fields, *scenario.mix.by_model.values()]
+    for mix in fields:
+        for value in mix.get("replyParameters.maxProcessingTimeSeconds", {}):
+            try:
+                values.append(float(value))
+            except (TypeError, ValueError):
+                continue
+    buffers = [5.0]
+    for mix in fields:
+        for value in mix.get("replyParameters.bufferSeconds", {}):
+            try:
+                buffers.append(float(value))
+            except (TypeError, ValueError):
+                continue
+    return max(values) + max(buffers)
+
+
+def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
+    scenario = resolve_scenario(options)
+    target = scenario.target
+    real = is_real_target(target)
+    token = api_token() if real else f"sk-proj-run-{secrets.token_urlsafe(18)}"
+    policy = billing_policy(target, options.allow_billable, options.spend_cap_eur)
+    check_rate(target, peak_rate_rps(scenario), options.max_rate_rps)
+    workers = options.workers or default_workers()
+    time_scale = time_scale_of(scenario)
+    run_id = new_run_id(scenario.name)
+    run_dir = create_run_dir(options.out_dir, run_id)
+    write_scenario(run_dir, scenario)
+    session = _Session(scenario, options, run_id, run_dir, token, policy, workers, echo)
+    try:
+        return session.execute(time_scale)
+    finally:
+        # Whatever happened, end what we started; the raw shards stay where they are.
+        session.stop_all()
+
+
+class _Session:
+    """One run's processes and clock; ``stop_all`` ends exactly what it started."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        options: RunOptions,
+        run_id: str,
+        run_dir: Path,
+        token: str,
+        policy: BillingPolicy,
+        workers: int,
+        echo: Echo,
+    ) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.token = token
+        self.policy = policy
+        self.workers = workers
+        self.echo = echo
+        self.processes: list[ManagedProcess] = []
+        self.mock_url: str | None = None
+        self.notes: list[str] = []
+
+    # -- processes ----------------------------------------------------------------------
+
+    def _start(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process.start())
+        return process
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def _start_receiver(self) -> str:
+        host = self.options.receiver_host
+        port = self.options.receiver_port or free_port(host)
+        receiver = self._start(
+            ManagedProcess(
+                "receiver",
+                cli_command(
+                    "receiver",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--out",
+                    str(self.run_dir / RAW_DIR),
+                ),
+                self.run_dir / "logs" / "receiver.log",
+            )
+        )
+        local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        wait_healthy(receiver, f"{local}/health")
+        return local
+
+    def _start_mock(self, receiver_url: str, time_scale: float) -> str:
+        config = dict(self.scenario.mock)
+        config.setdefault("seed", self.scenario.seed)
+        config_path = self.run_dir / "mock-config.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        port = free_port()
+        mock = self._start(
+            ManagedProcess(
+                "mock",
+                cli_command(
+                    "mock",
+                    "--port",
+                    str(port),
+                    "--config",
+                    str(config_path),
+                    "--incoming-content-url",
+                    f"{receiver_url}/incoming",
+                    "--profile-url",
+                    f"{receiver_url}/profile",
+                    "--chat-history-url",
+                    f"{receiver_url}/chat-history",
+                    "--memory-webhook-url",
+                    f"{receiver_url}/memory",
+                ),
+                self.run_dir / "logs" / "mock.log",
+                env=child_env(DUMGUM_MOCK_TOKENS=self.token),  # never on a command line
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(mock, f"{url}/health")
+        return url
+
+    # -- the run --------------------------------------------------------------------------
+
+    def execute(self, time_scale: float) -> RunResult:
+        from dumgum_loadtest.loadtest.command import locust_command
+
+        scenario = self.scenario
+        receiver_url = self._start_receiver()
+        if is_real_target(scenario.target):
+            target_url = scenario.target.rstrip("/")
+            self._announce_customer_endpoints(receiver_url)
+        else:
+            target_url = self._start_mock(receiver_url, time_scale)
+            self.mock_url = target_url
+        write_json(
+            self.run_dir / "environment.json",
+            environment(
+                "mock" if self.mock_url else scenario.target,
+                time_scale,
+                self.workers,
+                {"run_id": self.run_id, "force_test_mode": self.policy.force_test_mode},
+            ),
+        )
+        self.echo(
+            f"run {self.run_id}: {scenario.name} against"
+            f" {'the embedded mock' if self.mock_url else target_url}, {self.workers} worker(s),"
+            f" {scenario.run_duration_s:g} s (+{scenario.warmup_s:g} s warm-up inside)"
+        )
+        started = time.monotonic()
+        locust = self._start(
+            ManagedProcess(
+                "locust",
+                locust_command(
+                    scenario_path=self.run_dir / "scenario.yaml",
+                    run_dir=self.run_dir,
+                    run_id=self.run_id,
+                    target_url=target_url,
+                    receiver_url=receiver_url,
+                    workers=self.workers,
+                    scenario=scenario,
+                    force_test_mode=self.policy.force_test_mode,
+                ),
+                self.run_dir / "logs" / "locust.log",
+                env=child_env(DUMGUM_LOADTEST_TOKEN=self.token),
+            )
+        )
+        interrupted = self._watch(locust, started)
+        self._settle(time_scale, interrupted)
+        ledger = self._fetch_ledger()
+        self.stop_all()
+        raw = load_raw(self.run_dir)
+        write_tables(self.run_dir, raw)
+        meta = {
+            "run_id": self.run_id,
+            "scenario": scenario.name,
+            "target": "mock" if self.mock_url else "url",
+            "time_scale": time_scale,
+            "workers": self.workers,
+            "duration_s": scenario.run_duration_s,
+            "warmup_s": scenario.warmup_s,
+            "interrupted": interrupted,
+            "notes": self.notes,
+        }
+        summary = build_summary(raw, time_scale, meta)
+        if ledger is not None:
+            summary["mock_ledger"] = ledger
+            write_json(self.run_dir / "mock-ledger.json", ledger)
+        write_json(self.run_dir / "summary.json", summary)
+        self._print_result(summary)
+        return RunResult(self.run_dir, summary, 0, self.notes)
+
+    def _announce_customer_endpoints(self, receiver_url: str) -> None:
+        public = (self.options.public_receiver_url or receiver_url).rstrip("/")
+        self.echo("Configure these customer endpoints in DumGum's dashboard for this project:")
+        for name, path in (
+            ("Incoming Content Endpoint", "/incoming"),
+            ("Profile Endpoint", "/profile"),
+            ("Chat History Endpoint", "/chat-history"),
+            ("Memory Webhook (optional)", "/memory"),
+        ):
+            self.echo(f"  {name:<26} {public}{path}")
+        try:
+            status = httpx.get(f"{public}/health", timeout=5).status_code
+        except httpx.TransportError as exc:
+            status = None
+            self.notes.append(f"customer endpoints at {public} did not answer: {exc}")
+        self.echo(f"  check: GET {public}/health -> {status if status else 'no answer'}")
+
+    def _watch(self, locust: ManagedProcess, started: float) -> bool:
+        """Until Locust ends: progress, timeline, spend cap. True when cut short."""
+        timeline = sorted(self.scenario.timeline, key=lambda step: step.at_s)
+        tail = EventTail(self.run_dir)
+        interval_s = self.options.progress_interval_s
+        next_print = started + interval_s
+        limit_s = self.scenario.run_duration_s + 60.0
+        try:
+            while locust.running():
+                now = time.monotonic()
+                elapsed_s = now - started
+                while timeline and timeline[0].at_s <= elapsed_s:
+                    self._apply_timeline(timeline.pop(0).patch, elapsed_s)
+                if now >= next_print:
+                    tail.poll()
+                    self._print_progress(elapsed_s, tail)
+                    next_print = now + interval_s
+                    if self._over_spend_cap(tail):
+                        locust.stop()
+                        return True
+                if elapsed_s > limit_s:
+                    self.notes.append("Locust overran the scenario by 60 s and was stopped")
+                    locust.stop()
+                    return True
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            self.notes.append("interrupted by the user")
+            locust.stop()
+            return True
+        code = locust.wait(0)
+        if code not in (0, None):
+            self.notes.append(f"Locust exited with status {code}; see logs/locust.log")
+        return False
+
+    def _apply_timeline(self, patch: dict[str, Any], elapsed_s: float) -> None:
+        if self.mock_url is None:
+            return
+        response = httpx.patch(
+            f"{self.mock_url}/_mock/config",
+            json=patch,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=5,
+        )
+        state = "applied" if response.status_code == 200 else f"refused ({response.text})"
+        self.echo(f"  {elapsed_s:6.1f} s  timeline: mock config {patch} {state}")
+
+    def _print_progress(self, elapsed_s: float, tail: EventTail) -> None:
+        counts = read_worker_progress(self.run_dir)
+        sent = int(counts.get("sent", 0))
+        self.echo(
+            f"  {elapsed_s:6.1f} s  scheduled {int(counts.get('scheduled', 0))}"
+            f"  sent {sent} ({sent / max(elapsed_s, 1e-9):.0f}/s)"
+            f"  in flight {int(counts.get('in_flight', 0))}"
+            f"  not sent {int(counts.get('not_sent', 0))}"
+            f"  | answered {tail.answers}  dropped {tail.dropped}"
+            f"  | lag p99 {counts.get('lag_p99_ms', 0):.1f} ms"
+        )
+
+    def _over_spend_cap(self, tail: EventTail) -> bool:
+        cap = self.policy.spend_cap_eur
+        if cap is None or tail.cost_eur < cap:
+            return False
+        self.notes.append(f"stopped by the spend cap: {tail.cost_eur} EUR received >= {cap} EUR")
+        self.echo(f"spend cap reached ({tail.cost_eur} >= {cap} EUR): stopping the load")
+        return True
+
+    def _settle(self, time_scale: float, interrupted: bool) -> None:
+        """Let conversations in flight finish, bounded by the longest deadline in the mix."""
+        bound_s = longest_deadline_s(self.scenario) * time_scale + SETTLE_GRACE_S
+        deadline = time.monotonic() + (min(bound_s, 10.0) if interrupted else bound_s)
+        tail = EventTail(self.run_dir)
+        quiet_since = time.monotonic()
+        last_events = -1
+        while time.monotonic() < deadline:
+            if self.mock_url is not None and self._mock_quiet():
+                return
+            tail.poll()
+            if tail.events != last_events:
+                last_events, quiet_since = tail.events, time.monotonic()
+            elif self.mock_url is None and time.monotonic() - quiet_since > 30.0:
+                return  # a real API: nothing new for 30 s
+            time.sleep(0.2)
+        self.notes.append(f"settling stopped at its bound ({bound_s:.1f} s)")
+
+    def _mock_quiet(self) -> bool:
+        ledger = self._fetch_ledger()
+        if ledger is None:
+            return True
+        gauges = ledger.get("gauges", {})
+        return bool(
+            gauges.get("replies_in_progress", 1) == 0 and gauges.get("buffered_enqueues", 1) == 0
+        )
+
+    def _fetch_ledger(self) -> dict[str, Any] | None:
+        if self.mock_url is None:
+            return None
+        try:
+            response = httpx.get(
+                f"{self.mock_url}/_mock/ledger",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def _print_result(self, summary: dict[str, Any]) -> None:
+        outcomes = summary["outcomes"]
+        requests = summary["requests"]
+        self.echo(
+            f"requests: scheduled {requests['scheduled']}, sent {requests['sent']},"
+            f" accepted {requests['accepted']}, rejected {requests['rejected']},"
+            f" not sent {requests['not_sent']}"
+        )
+        self.echo("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.items()))
+        first = summary["latency_s"].get("first_answer_from_intended", {})
+        if first.get("count"):
+            self.echo(
+                f"first answer from intended send: p50 {first['p50']:.3f} s,"
+                f" p99 {first['p99']:.3f} s, max {first['max']:.3f} s"
+            )
+        for note in self.notes:
+            self.echo(f"note: {note}")
+        self.echo(f"run directory: {self.run_dir}")
+
+
+__all__ = ["RunOptions", "RunResult", "run_scenario"]
