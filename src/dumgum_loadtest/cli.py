@@ -149,6 +149,65 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
 
 
 @main.command()
+@click.argument("scenario", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Run directory [default: reports/<scenario>-<time>].",
+)
+@click.option("--target", default=None, help="'mock' (default) or the real API's base URL.")
+@click.option("--duration", "duration_s", type=float, default=None, help="Seconds of load.")
+@click.option("--rate", "rate_rps", type=float, default=None, help="Offered requests/s (peak).")
+@click.option("--workers", type=int, default=None, help="Locust worker processes.")
+@click.option(
+    "--allow-billable",
+    is_flag=True,
+    help="Real URL only: send the scenario's testMode as drawn (needs --spend-cap-eur).",
+)
+@click.option(
+    "--spend-cap-eur", type=str, default=None, help="Stop the run when this spend is reached."
+)
+@click.option(
+    "--max-rate",
+    "max_rate_rps",
+    type=float,
+    default=None,
+    help="Real URL only: refuse a scenario offering more than this (default 5/s).",
+)
+@click.option("--receiver-host", default="127.0.0.1", show_default=True)
+@click.option("--receiver-port", type=int, default=None, help="[default: a free port]")
+@click.option(
+    "--public-receiver-url",
+    default=None,
+    help="Real URL only: where DumGum reaches the receiver (printed for the dashboard).",
+)
+@_clean_errors
+def run(
+    scenario: Path,
+    spend_cap_eur: str | None,
+    **options: Any,
+) -> None:
+    """Run a scenario: start what it needs, send the load, settle, write the run directory."""
+    from decimal import Decimal, InvalidOperation
+
+    from dumgum_loadtest.errors import ConfigError
+    from dumgum_loadtest.run import RunOptions, run_scenario
+
+    cap = None
+    if spend_cap_eur is not None:
+        try:
+            cap = Decimal(spend_cap_eur)
+        except InvalidOperation:
+            raise ConfigError(f"--spend-cap-eur: not a number: {spend_cap_eur!r}") from None
+    result = run_scenario(
+        RunOptions(scenario_path=scenario, spend_cap_eur=cap, **options), echo=click.echo
+    )
+    raise SystemExit(result.exit_code)
+
+
+@main.command()
 @click.option(
     "--out",
     "out_dir",
