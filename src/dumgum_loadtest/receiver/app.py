@@ -2,7 +2,8 @@
 
 DumGum-facing: ``POST /incoming``, ``POST /memory``, ``GET /profile``, ``GET /chat-history``.
 Harness-facing: ``GET /health``, ``POST /_receiver/messages``,
-``POST /_receiver/profiles/{profileId}/bump``, ``GET /_receiver/stats``.
+``POST /_receiver/profiles/{profileId}/bump``, ``GET /_receiver/stats``, and
+``GET /_receiver/wait`` (a closed-model user long-polls for its turn's terminal event).
 """
 
 from __future__ import annotations
@@ -30,10 +31,16 @@ from dumgum_loadtest.receiver.ingest import EventEndpoint, WebhookFastPath
 from dumgum_loadtest.receiver.profiles import ProfileBook
 from dumgum_loadtest.receiver.recorder import Recorder, call_line
 from dumgum_loadtest.receiver.settings import ReceiverSettings
+from dumgum_loadtest.receiver.waits import TerminalWaits, TooManyWaitsError
 from dumgum_loadtest.schema.customer import ProfileResponse
 from dumgum_loadtest.schema.enums import EventType
 
 _USER_MESSAGES = TypeAdapter(list[UserMessage])
+
+MAX_WAIT_TIMEOUT_S = 120.0
+"""Longest single long-poll; a user waiting longer polls again."""
+MAX_WAITS = 100_000
+"""Concurrent long-polls held; past it a wait is answered 503."""
 
 
 def _json(status: int, content: Any) -> Response:
@@ -76,8 +83,10 @@ class _Receiver:
             "incoming", self.recorder.events, self.event_counts, self._on_incoming
         )
         self.memory = EventEndpoint("memory", self.recorder.events, self.event_counts)
+        self.waits = TerminalWaits(settings.max_pairs, MAX_WAITS)
 
     def _on_incoming(self, name: str, document: Any, recv_ns: int) -> None:
+        self.waits.on_event(name, document, recv_ns)
         if name != EventType.ANSWER_CREATED:
             return
         data = document.get("data")
@@ -159,6 +168,35 @@ class _Receiver:
             self.history.add_user_message(message)
         return Response(status_code=204)
 
+    async def wait(self, request: Request) -> Response:
+        """200 ``{"event", "recv_ns"}`` once the turn ended after ``after_ns``; 204 at timeout."""
+        params = request.query_params
+        user_id = params.get("userProfileId")
+        persona_id = params.get("personaProfileId")
+        if not user_id:
+            return _bad_parameter("userProfileId", "is required")
+        if not persona_id:
+            return _bad_parameter("personaProfileId", "is required")
+        try:
+            after_ns = int(params.get("after_ns", "0"))
+        except ValueError:
+            return _bad_parameter("after_ns", "must be epoch nanoseconds", params["after_ns"])
+        try:
+            timeout_s = float(params.get("timeout_s", "30"))
+        except ValueError:
+            return _bad_parameter("timeout_s", "must be a number of seconds", params["timeout_s"])
+        if not 0 <= timeout_s <= MAX_WAIT_TIMEOUT_S:
+            return _bad_parameter(
+                "timeout_s", f"must be between 0 and {MAX_WAIT_TIMEOUT_S:g}", str(timeout_s)
+            )
+        try:
+            event = await self.waits.wait((user_id, persona_id), after_ns, timeout_s)
+        except TooManyWaitsError as exc:
+            return _json(503, {"error": f"{exc}; retry later"})
+        if event is None:
+            return Response(status_code=204)
+        return _json(200, {"event": event.event, "recv_ns": event.recv_ns})
+
     async def bump_profile(self, request: Request) -> Response:
         profile_id: str = request.path_params["profileId"]
         return _json(200, {"profileId": profile_id, "version": self.profiles.bump(profile_id)})
@@ -175,6 +213,7 @@ class _Receiver:
                 "pairs": self.history.pairs,
                 "evicted_pairs": self.history.evicted_pairs,
                 "duplicate_messages": self.history.duplicates,
+                "waits": {"pending": self.waits.waiting, "pairs": self.waits.pairs},
                 "bytes_written": {"events": events.bytes_written, "calls": calls.bytes_written},
                 "files": {"events": str(events.path), "calls": str(calls.path)},
             },
@@ -202,6 +241,7 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
         Route("/_receiver/messages", receiver.register_messages, methods=["POST"]),
         Route("/_receiver/profiles/{profileId}/bump", receiver.bump_profile, methods=["POST"]),
         Route("/_receiver/stats", receiver.stats, methods=["GET"]),
+        Route("/_receiver/wait", receiver.wait, methods=["GET"]),
     ]
     # The routes above still answer other methods (405); POSTs take the fast path.
     fast_path = Middleware(

@@ -1,0 +1,114 @@
+"""Long-poll waits for a conversation's terminal event, across processes.
+
+A closed-model user in a Locust worker sends a turn, then asks the receiver (the only
+process that sees the webhooks) to answer as soon as that pair's turn has ended: the first
+message of an answer (``answer.created`` with ``sequenceNumber`` 0) or ``conversation.dropped``.
+The last terminal event per pair is remembered, so a wait that starts after its event arrived
+is answered at once. Memory is bounded: pairs in least-recently-used order, and a cap on
+concurrent waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any, NamedTuple
+
+from dumgum_loadtest.schema.enums import EventType
+
+Pair = tuple[str, str]
+"""(userProfileId, personaProfileId)."""
+
+
+class TerminalEvent(NamedTuple):
+    event: str
+    recv_ns: int
+
+
+class TooManyWaitsError(Exception):
+    """More concurrent waits than ``max_waits``: the caller answers 503."""
+
+
+def terminal_pair(name: str, document: Any) -> Pair | None:
+    """The pair whose turn ``document`` ends, or None when it ends none."""
+    if not isinstance(document, dict):
+        return None
+    data = document.get("data")
+    if not isinstance(data, dict):
+        return None
+    if name == EventType.ANSWER_CREATED:
+        source = data.get("answer")
+        if not isinstance(source, dict) or source.get("sequenceNumber", 0) not in (0, None):
+            return None  # a follow-up message of a split reply: the turn ended earlier
+    elif name == EventType.CONVERSATION_DROPPED:
+        source = data
+    else:
+        return None
+    user_id, persona_id = source.get("userProfileId"), source.get("personaProfileId")
+    if not isinstance(user_id, str) or not isinstance(persona_id, str):
+        return None
+    return user_id, persona_id
+
+
+class TerminalWaits:
+    """The last terminal event per pair and the waits pending on each pair (one event loop)."""
+
+    def __init__(self, max_pairs: int, max_waits: int) -> None:
+        self.max_pairs = max_pairs
+        self.max_waits = max_waits
+        self._last: OrderedDict[Pair, TerminalEvent] = OrderedDict()
+        self._pending: dict[Pair, list[tuple[int, asyncio.Future[TerminalEvent]]]] = {}
+        self.waiting = 0
+        self.evicted_pairs = 0
+
+    @property
+    def pairs(self) -> int:
+        return len(self._last)
+
+    def on_event(self, name: str, document: Any, recv_ns: int) -> None:
+        """Record a received event; wakes the waits of its pair when it ends a turn."""
+        pair = terminal_pair(name, document)
+        if pair is None:
+            return
+        last = self._last
+        event = TerminalEvent(name, recv_ns)
+        previous = last.get(pair)
+        if previous is None or previous.recv_ns <= recv_ns:
+            last[pair] = event
+        last.move_to_end(pair)
+        if len(last) > self.max_pairs:
+            last.popitem(last=False)
+            self.evicted_pairs += 1
+        pending = self._pending.get(pair)
+        if pending:
+            for after_ns, future in pending:
+                if recv_ns > after_ns and not future.done():
+                    future.set_result(event)
+
+    def latest(self, pair: Pair, after_ns: int) -> TerminalEvent | None:
+        """The pair's last terminal event if it was received after ``after_ns``."""
+        event = self._last.get(pair)
+        return event if event is not None and event.recv_ns > after_ns else None
+
+    async def wait(self, pair: Pair, after_ns: int, timeout_s: float) -> TerminalEvent | None:
+        """The first terminal event of ``pair`` received after ``after_ns``; None at timeout."""
+        event = self.latest(pair, after_ns)
+        if event is not None or timeout_s <= 0:
+            return event
+        if self.waiting >= self.max_waits:
+            raise TooManyWaitsError(f"{self.waiting} waits pending (max {self.max_waits})")
+        future: asyncio.Future[TerminalEvent] = asyncio.get_running_loop().create_future()
+        entry = (after_ns, future)
+        self._pending.setdefault(pair, []).append(entry)
+        self.waiting += 1
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self.waiting -= 1
+            pending = self._pending.get(pair)
+            if pending is not None:
+                pending.remove(entry)
+                if not pending:
+                    del self._pending[pair]
