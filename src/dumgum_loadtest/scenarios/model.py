@@ -14,12 +14,18 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dumgum_loadtest.errors import ConfigError, config_error_from_validation
+from dumgum_loadtest.errors import (
+    ConfigError,
+    config_error_from_validation,
+    describe_validation_errors,
+)
 from dumgum_loadtest.mock.distributions import Distribution, Lognormal, Uniform
+from dumgum_loadtest.scenarios.fields import FIELD_SPECS, coerce_value
 from dumgum_loadtest.schema.enums import ChatModel, Engage
 
 # A categorical distribution: value -> weight. Values are what the request field takes
-# (a string, number, boolean, or null for "send null"). Weights need not sum to 1.
+# (a string, number, boolean, or null for "send null"; the key ``omit`` leaves the field out
+# of the body). Weights need not sum to 1.
 Categorical = dict[Any, float]
 
 # Where the mix may say something: every request field, by its dotted path in the body.
@@ -201,13 +207,15 @@ class Conversation(_Section):
         return value
 
 
-def _check_weights(weights: dict[Any, float]) -> None:
+def _check_weights(weights: dict[Any, float], where: str = "") -> None:
+    prefix = f"{where}: " if where else ""
     if not weights:
-        raise ValueError("a distribution needs at least one value")
-    if any(weight < 0 for weight in weights.values()):
-        raise ValueError("weights must be >= 0")
+        raise ValueError(f"{prefix}a distribution needs at least one value")
+    for value, weight in weights.items():
+        if weight < 0:
+            raise ValueError(f"{prefix}weight {weight!r} of value {value!r} must be >= 0")
     if sum(weights.values()) <= 0:
-        raise ValueError("weights must not all be 0")
+        raise ValueError(f"{prefix}weights must not all be 0")
 
 
 class Mix(_Section):
@@ -224,32 +232,48 @@ class Mix(_Section):
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: dict[str, Categorical]) -> dict[str, Categorical]:
-        return _validate_mix(value)
+        return _validate_mix(value, "mix.fields")
 
     @field_validator("by_model")
     @classmethod
     def _known_model_fields(
         cls, value: dict[ChatModel, dict[str, Categorical]]
     ) -> dict[ChatModel, dict[str, Categorical]]:
-        for fields in value.values():
-            _validate_mix(fields)
+        for model, fields in value.items():
+            where = f"mix.by_model.{model.value}"
+            _validate_mix(fields, where)
             if "replyParameters.chatModel" in fields:
-                raise ValueError("by_model cannot redraw replyParameters.chatModel")
+                raise ValueError(f"{where}: by_model cannot redraw replyParameters.chatModel")
         return value
 
 
-def _validate_mix(fields: dict[str, Categorical]) -> dict[str, Categorical]:
+def _validate_mix(fields: dict[str, Categorical], where: str) -> dict[str, Categorical]:
     for name, weights in fields.items():
         if name not in MIX_FIELDS:
-            raise ValueError(f"unknown mix field {name!r}; valid fields: {', '.join(MIX_FIELDS)}")
+            raise ValueError(
+                f"{where}: unknown mix field {name!r}; valid fields: {', '.join(MIX_FIELDS)}"
+            )
         if not isinstance(weights, dict):
-            raise ValueError(f"{name}: give a mapping of value -> weight, got {weights!r}")
-        _check_weights(weights)
+            raise ValueError(
+                f"{where}.{name}: give a mapping of value -> weight, got {weights!r}"
+                f" (valid values: {FIELD_SPECS[name].describe()})"
+            )
+        _check_weights(weights, f"{where}.{name}")
+        for item in weights:
+            try:
+                coerce_value(name, item)
+            except ValueError as exc:  # it names the field, the value and the valid ones
+                raise ValueError(f"{where}.{exc}") from None
     return fields
 
 
 class Slos(_Section):
-    """Objectives the run is judged by (exit code 1 when one fails)."""
+    """Objectives the run is judged by (exit code 1 when one fails).
+
+    Answer times (``first_answer_*_s``) are in DumGum's seconds, i.e. simulated seconds
+    (real seconds / the mock's time scale), so an objective reads the same at any time scale
+    and against the real API; ``enqueue_p99_ms`` is the real HTTP round trip, never scaled.
+    """
 
     first_answer_p99_s: float | None = Field(default=None, gt=0)
     first_answer_p50_s: float | None = Field(default=None, gt=0)
@@ -296,11 +320,14 @@ class Scenario(_Section):
     def _consistent(self) -> Scenario:
         if self.warmup_s >= self.run_duration_s:
             raise ValueError(f"warmup_s ({self.warmup_s}) must be shorter than the run")
-        if self.mock:
-            from dumgum_loadtest.mock.config import MockConfig
-
-            MockConfig().patched(self.mock, source="mock")
+        if self.mock or self.timeline:
+            _check_mock_model(self.mock, self.timeline)
         return self
+
+    @property
+    def mock_time_scale(self) -> float:
+        """The embedded mock's time scale: simulated seconds = real seconds / time scale."""
+        return float(self.mock.get("time_scale", 1.0))
 
     @property
     def run_duration_s(self) -> float:
@@ -308,6 +335,25 @@ class Scenario(_Section):
         if isinstance(self.arrival, OpenArrival) and self.arrival.stages:
             return sum(stage.duration_s for stage in self.arrival.stages)
         return self.duration_s
+
+
+def _check_mock_model(mock: dict[str, Any], timeline: list[TimelineStep]) -> None:
+    """The ``mock`` section, then each timeline patch over it, must make a valid mock model."""
+    from dumgum_loadtest.mock.config import MockConfig
+
+    config = MockConfig()
+    patches = [("mock", mock), *((f"timeline[{i}].patch", s.patch) for i, s in enumerate(timeline))]
+    for where, patch in patches:
+        try:
+            config = config.patched(patch, source=where)
+        except ConfigError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            lines = ["invalid configuration (the embedded mock's model)"]
+            for item in describe_validation_errors(cause.errors()):
+                lines.append(f"  {where}.{item['field']} = {item['value']}: {item['problem']}")
+            raise ConfigError("\n".join(lines)) from cause
 
 
 def parse_scenario(data: Any, source: str) -> Scenario:
