@@ -30,6 +30,8 @@ from dumgum_loadtest.schema.enums import (
 
 # The value key that means "leave the field out of the body" (null means "send null").
 OMIT = "omit"
+# JSON object keys are strings: a dumped scenario spells a null value key this way.
+NULL_TEXT = "null"
 
 _INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
 _NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
@@ -122,12 +124,24 @@ FIELD_SPECS: dict[str, FieldSpec] = {
 }
 
 
+def json_key(value: Any) -> str:
+    """A value key as a JSON object key that ``coerce_value`` reads back as the same value.
+
+    Numbers become their text, which the API accepts in place of the number.
+    """
+    if value is None:
+        return NULL_TEXT
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def coerce_value(field: str, value: Any) -> Any:
     """``value`` as the body carries it (OMIT: not sent); ValueError if the field refuses it."""
     spec = FIELD_SPECS[field]
     if value == OMIT and isinstance(value, str) and spec.omittable:
         return OMIT
-    if value is None and spec.nullable:
+    if (value is None or value == NULL_TEXT) and spec.nullable:
         return None
     coerced = _coerce(spec, value)
     if coerced is _INVALID:

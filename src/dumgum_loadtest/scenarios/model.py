@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from dumgum_loadtest.errors import (
     ConfigError,
@@ -20,7 +28,7 @@ from dumgum_loadtest.errors import (
     describe_validation_errors,
 )
 from dumgum_loadtest.mock.distributions import Distribution, Lognormal, Uniform
-from dumgum_loadtest.scenarios.fields import FIELD_SPECS, coerce_value
+from dumgum_loadtest.scenarios.fields import FIELD_SPECS, coerce_value, json_key
 from dumgum_loadtest.schema.enums import ChatModel, Engage
 
 # A categorical distribution: value -> weight. Values are what the request field takes
@@ -245,6 +253,27 @@ class Mix(_Section):
             if "replyParameters.chatModel" in fields:
                 raise ValueError(f"{where}: by_model cannot redraw replyParameters.chatModel")
         return value
+
+    # JSON keys are strings: without this, null and true keys would come back as the strings
+    # "None" and "True", and 5 and "5" would overwrite each other's weight.
+    @field_serializer("fields", when_used="json")
+    def _fields_as_json(self, fields: dict[str, Categorical]) -> dict[str, dict[str, float]]:
+        return {name: _json_categorical(weights) for name, weights in fields.items()}
+
+    @field_serializer("by_model", when_used="json")
+    def _by_model_as_json(
+        self, by_model: dict[ChatModel, dict[str, Categorical]]
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        return {model.value: self._fields_as_json(fields) for model, fields in by_model.items()}
+
+
+def _json_categorical(weights: Categorical) -> dict[str, float]:
+    """The categorical with JSON keys that load back as the same values (weights summed)."""
+    out: dict[str, float] = {}
+    for value, weight in weights.items():
+        key = json_key(value)
+        out[key] = out.get(key, 0.0) + weight
+    return out
 
 
 def _validate_mix(fields: dict[str, Categorical], where: str) -> dict[str, Categorical]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from tests.unit.scenarios.scenario_helpers import SCENARIOS_DIR, SHIPPED
 
 from dumgum_loadtest.errors import ConfigError
+from dumgum_loadtest.scenarios.draw import RequestFactory
 from dumgum_loadtest.scenarios.fit import list_scenarios
-from dumgum_loadtest.scenarios.model import OpenArrival, Scenario, load_scenario
+from dumgum_loadtest.scenarios.model import OpenArrival, Scenario, load_scenario, parse_scenario
+from dumgum_loadtest.schema.enums import Engage
 
 REQUIRED = {
     "smoke",
@@ -86,3 +91,21 @@ def test_list_scenarios_reports_each_file(tmp_path: Path) -> None:
 
 def test_list_scenarios_of_the_shipped_directory_has_no_error() -> None:
     assert all(isinstance(item, Scenario) for _, item in list_scenarios(SCENARIOS_DIR))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_a_dumped_scenario_loads_back_with_the_same_mix(path: Path) -> None:
+    """The run directory keeps the resolved scenario as JSON-mode YAML: it must mean the same."""
+    scenario = load_scenario(path)
+    dumped = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+    again = parse_scenario(yaml.safe_load(dumped), "dumped.yaml")
+    assert again.model_dump(mode="json") == scenario.model_dump(mode="json")
+
+    def features(loaded: Scenario) -> list[dict[str, Any]]:
+        factory = RequestFactory(loaded, random.Random(5))
+        engages = [None, Engage.AUTO, None, Engage.NUDGE]
+        return [
+            factory.draw(f"u{i}", f"p{i % 7}", engage=engages[i % 4]).features for i in range(2000)
+        ]
+
+    assert features(again) == features(scenario)
