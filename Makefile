@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dumgum-loadtest demo
+	$(BIN)/dumgum-loadtest run scenarios/smoke.yaml
 
 test: lint typecheck unit
 

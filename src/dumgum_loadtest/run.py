@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import yaml
 
+from dumgum_loadtest.analysis.analyse import analyse
 from dumgum_loadtest.analysis.load import load_raw
-from dumgum_loadtest.analysis.summary import build_summary
 from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, read_worker_progress
@@ -258,6 +258,7 @@ class _Session:
         from dumgum_loadtest.loadtest.command import locust_command
 
         scenario = self.scenario
+        self._write_meta("running")  # a run killed from here on is reported as cut short
         receiver_url = self._start_receiver()
         if is_real_target(scenario.target):
             target_url = scenario.target.rstrip("/")
@@ -301,26 +302,26 @@ class _Session:
         self._settle(time_scale, interrupted)
         ledger = self._fetch_ledger()
         self.stop_all()
-        raw = load_raw(self.run_dir)
-        write_tables(self.run_dir, raw)
-        meta = {
-            "run_id": self.run_id,
-            "scenario": scenario.name,
-            "target": "mock" if self.mock_url else "url",
-            "time_scale": time_scale,
-            "workers": self.workers,
-            "duration_s": scenario.run_duration_s,
-            "warmup_s": scenario.warmup_s,
-            "interrupted": interrupted,
-            "notes": self.notes,
-        }
-        summary = build_summary(raw, time_scale, meta)
         if ledger is not None:
-            summary["mock_ledger"] = ledger
             write_json(self.run_dir / "mock-ledger.json", ledger)
-        write_json(self.run_dir / "summary.json", summary)
-        self._print_result(summary)
-        return RunResult(self.run_dir, summary, 0, self.notes)
+        write_tables(self.run_dir, load_raw(self.run_dir))
+        self._write_meta("interrupted" if interrupted else "completed")
+        analysis = analyse(self.run_dir, scenario)
+        write_json(self.run_dir / "summary.json", analysis.summary)
+        self._print_result(analysis.summary)
+        exit_code = 0 if analysis.summary["passed"] else 1
+        return RunResult(self.run_dir, analysis.summary, exit_code, self.notes)
+
+    def _write_meta(self, status: str) -> None:
+        write_json(
+            self.run_dir / "run-meta.json",
+            {
+                "run_id": self.run_id,
+                "status": status,
+                "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "notes": self.notes,
+            },
+        )
 
     def _announce_customer_endpoints(self, receiver_url: str) -> None:
         public = (self.options.public_receiver_url or receiver_url).rstrip("/")
@@ -460,6 +461,9 @@ class _Session:
                 f"first answer from intended send: p50 {first['p50']:.3f} s,"
                 f" p99 {first['p99']:.3f} s, max {first['max']:.3f} s"
             )
+        for row in summary["slo"]:
+            verdict = "pass" if row["pass"] else "FAIL"
+            self.echo(f"SLO {row['objective']}: {row['measured']} vs {row['target']} {verdict}")
         for note in self.notes:
             self.echo(f"note: {note}")
         self.echo(f"run directory: {self.run_dir}")

@@ -1,0 +1,203 @@
+"""``analyse(run_dir)``: every figure of a run from its raw records, as the summary dict.
+
+The summary is the authoritative record (``summary.json``, schema in
+``schemas/summary.schema.json``); the reports are rebuilt from it and from the tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dumgum_loadtest.analysis.capacity import capacity_section
+from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygiene
+from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
+from dumgum_loadtest.analysis.load import RawRecords, load_raw
+from dumgum_loadtest.analysis.outcomes import classify, count_outcomes
+from dumgum_loadtest.analysis.slo import evaluate_slos
+from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
+from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_table
+from dumgum_loadtest.records import NOT_SENT, TRANSPORT_ERROR
+from dumgum_loadtest.scenarios import Scenario, load_scenario
+
+SUMMARY_SCHEMA_VERSION = 1
+# Late or lost: an answer may arrive this long after its deadline and still count.
+DEADLINE_GRACE_S = 5.0
+BREAKDOWN_FEATURES = (
+    "chat_model",
+    "language",
+    "generate_personality",
+    "vision",
+    "multiple_messages",
+    "engage",
+    "typing_delay",
+    "test_mode",
+)
+# The harness is the bottleneck when it sends this late, or leaves requests unsent.
+HARNESS_LATE_P99_S = 0.05
+HARNESS_CPU_PCT = 90.0
+
+
+@dataclass
+class Analysis:
+    """The summary plus the frames the report plots from."""
+
+    summary: dict[str, Any]
+    requests: pd.DataFrame
+    stamps: pd.DataFrame
+    outcome: pd.Series
+    seconds: pd.DataFrame
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_tables(run_dir: Path) -> RawRecords:
+    """The Parquet tables when the run finished writing them, else the raw shards."""
+    tables = [run_dir / f"{name}.parquet" for name in ("requests", "events", "calls")]
+    if all(path.exists() for path in tables):
+        frames = [pd.read_parquet(path) for path in tables]
+        return RawRecords(frames[0], frames[1], frames[2], 0)
+    return load_raw(run_dir)
+
+
+def _breakdowns(
+    requests: pd.DataFrame, outcome: pd.Series, first_answer_s: pd.Series
+) -> dict[str, list[dict[str, Any]]]:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for feature in BREAKDOWN_FEATURES:
+        rows = []
+        keys = requests[feature].astype("object").where(requests[feature].notna(), "none")
+        for value, index in keys.groupby(keys).groups.items():
+            part = outcome.loc[index]
+            awaited = int(part.isin(["answered", "dropped", "lost"]).sum())
+            rows.append(
+                {
+                    "value": str(value),
+                    "requests": len(index),
+                    "outcomes": count_outcomes(part),
+                    "drop_rate": wilson_interval(int((part == "dropped").sum()), awaited),
+                    "first_answer_s": percentiles_s(first_answer_s.loc[index][part == "answered"]),
+                }
+            )
+        tables[feature] = sorted(rows, key=lambda row: -row["requests"])
+    return tables
+
+
+def _health(requests: pd.DataFrame, run_dir: Path, servers: dict[str, Any]) -> dict[str, Any]:
+    sent = requests["sent_ns"].notna()
+    lateness_s = (requests.loc[sent, "sent_ns"] - requests.loc[sent, "intended_ns"]) / 1e9
+    progress = [read_json(p) for p in sorted((run_dir / "raw").glob("progress-*.json"))]
+    cpu = [float(p.get("cpu_pct", 0.0)) for p in progress]
+    lateness = percentiles_s(lateness_s)
+    not_sent = int((requests["send_state"] == NOT_SENT).sum())
+    reasons = []
+    if (lateness["p99"] or 0) > HARNESS_LATE_P99_S:
+        reasons.append(f"the generator sent late (p99 {lateness['p99']:.3f} s behind schedule)")
+    if not_sent:
+        reasons.append(f"{not_sent} requests were never sent (generator behind schedule)")
+    if cpu and max(cpu) > HARNESS_CPU_PCT:
+        reasons.append(f"a generator worker ran at {max(cpu):.0f} % CPU")
+    for name, info in servers.items():
+        lag = (info or {}).get("loop_lag_ms", {}) if isinstance(info, dict) else {}
+        if isinstance(lag, dict) and (lag.get("p99") or 0) > 100:
+            reasons.append(f"the {name}'s event loop lagged (p99 {lag['p99']:.0f} ms)")
+    return {
+        "schedule_lateness_s": lateness,
+        "not_sent": not_sent,
+        "generator_cpu_pct": {"max": max(cpu) if cpu else None, "workers": len(cpu)},
+        "servers": servers,
+        "harness_bottleneck": bool(reasons),
+        "bottleneck_reasons": reasons,
+    }
+
+
+def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
+    """Everything the summary and the reports say, from the run directory alone."""
+    scenario = scenario or load_scenario(run_dir / "scenario.yaml")
+    meta = read_json(run_dir / "run-meta.json")
+    environment = read_json(run_dir / "environment.json")
+    time_scale = float(environment.get("time_scale") or scenario.mock.get("time_scale", 1.0))
+    raw = load_tables(run_dir)
+    requests = raw.requests.reset_index(drop=True)
+    events = raw.events
+    outcome = classify(requests, events, time_scale)
+    stamps = request_timestamps(requests, events)
+    status = requests["status"]
+    awaited = int(outcome.isin(["answered", "dropped", "lost"]).sum())
+    sent = int((requests["send_state"] != NOT_SENT).sum())
+    origin_ns = int(requests["intended_ns"].min()) if len(requests) else 0
+    end_candidates = [requests["intended_ns"].max(), events["recv_ns"].max()]
+    end_ns = int(max(v for v in end_candidates if pd.notna(v))) if len(requests) else 0
+    seconds = per_second(requests, stamps, outcome, origin_ns, end_ns)
+    warmup_s = int(scenario.warmup_s)
+    load_end_s = int(scenario.run_duration_s)
+    steady = slice(warmup_s, max(load_end_s, warmup_s + 1))
+    deadline_ns = (
+        requests["intended_ns"]
+        + (requests["max_processing_s"] * time_scale + DEADLINE_GRACE_S) * 1e9
+    )
+    first_answer_s = (stamps["first_answer_ns"] - requests["intended_ns"].astype("float64")) / 1e9
+    stages = stage_table(requests, stamps, outcome, origin_ns + warmup_s * 1_000_000_000)
+    goodput = None
+    if scenario.slos.first_answer_p99_s is not None:
+        within = (outcome == "answered") & (first_answer_s <= scenario.slos.first_answer_p99_s)
+        span_s = max(load_end_s - warmup_s, 1)
+        steady_mask = requests["intended_ns"] >= origin_ns + warmup_s * 1_000_000_000
+        goodput = round(int((within & steady_mask).sum()) / span_s, 3)
+    summary: dict[str, Any] = {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "run_id": meta.get("run_id") or environment.get("run_id"),
+        "scenario": scenario.name,
+        "target": "mock" if scenario.target == "mock" else "url",
+        "status": meta.get("status", "unknown"),
+        "interrupted": meta.get("status") != "completed",
+        "notes": meta.get("notes", []),
+        "time_scale": time_scale,
+        "duration_s": scenario.run_duration_s,
+        "warmup_s": scenario.warmup_s,
+        "workers": environment.get("workers"),
+        "requests": {
+            "scheduled": len(requests),
+            "sent": sent,
+            "accepted": int(status.between(200, 299).sum()),
+            "rejected": int((status >= 400).sum()),
+            "not_sent": int((requests["send_state"] == NOT_SENT).sum()),
+            "transport_errors": int((requests["send_state"] == TRANSPORT_ERROR).sum()),
+        },
+        "outcomes": count_outcomes(outcome),
+        "rejected_by_status": {
+            str(code): int(n)
+            for code, n in status[status >= 400].astype("int64").value_counts().sort_index().items()
+        },
+        "drop_rate": wilson_interval(int((outcome == "dropped").sum()), awaited),
+        "loss_rate": wilson_interval(int((outcome == "lost").sum()), awaited),
+        "rejected_rate": wilson_interval(int((status >= 400).sum()), sent),
+        "latency_s": latency_section(requests, stamps, outcome, time_scale),
+        "goodput_rps": goodput,
+        "little": littles_law(seconds, requests, stamps, outcome, steady),
+        "stages": stages,
+        "capacity": capacity_section(stages, scenario.slos),
+        "breakdowns": _breakdowns(requests, outcome, first_answer_s),
+        "customer_endpoints": customer_endpoint_load(
+            raw.calls, int(status.between(200, 299).sum())
+        ),
+        "hygiene": event_hygiene(events, requests, meta.get("run_id"), deadline_ns),
+        "health": _health(requests, run_dir, meta.get("servers", {})),
+        "unreadable_lines": raw.unreadable_lines,
+    }
+    summary["slo"] = evaluate_slos(scenario.slos, summary)
+    summary["passed"] = all(row["pass"] for row in summary["slo"])
+    ledger = read_json(run_dir / "mock-ledger.json")
+    if ledger:
+        summary["mock_ledger"] = ledger
+    return Analysis(summary, requests, stamps, outcome, seconds)

@@ -1,0 +1,80 @@
+"""Latency stages of every request, to the webhook, from the intended and the actual send time.
+
+Stages: the enqueue round trip, to ``answer.processing``, to the first ``answer.created``, to
+the last message of a split reply. Two views side by side: ``answered`` (replies that came)
+and ``censored`` (dropped and lost count as at least their deadline), so losses can never
+make latency look better.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dumgum_loadtest.analysis.stats import percentiles_s
+
+STAGES = ("enqueue", "processing", "first_answer", "last_message")
+ORIGINS = ("intended", "sent")
+
+
+def request_timestamps(requests: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Per request (aligned with ``requests``): epoch ns of each event stage, NaN if none."""
+    tagged = events[events["tag_request"].notna()]
+    created = tagged[tagged["event"] == "answer.created"]
+    first = created[created["sequence_number"].fillna(0) == 0]
+    stages = {
+        "processing_ns": tagged[tagged["event"] == "answer.processing"]
+        .groupby("tag_request")["recv_ns"]
+        .min(),
+        "first_answer_ns": first.groupby("tag_request")["recv_ns"].min(),
+        "last_message_ns": created.groupby("tag_request")["recv_ns"].max(),
+        "dropped_ns": tagged[tagged["event"] == "conversation.dropped"]
+        .groupby("tag_request")["recv_ns"]
+        .min(),
+    }
+    keys = requests["request_id"]
+    out = pd.DataFrame(index=requests.index)
+    for name, series in stages.items():
+        out[name] = keys.map(series).astype("float64")
+    return out
+
+
+def stage_seconds(
+    requests: pd.DataFrame, stamps: pd.DataFrame, origin: str
+) -> dict[str, pd.Series]:
+    """Seconds from ``origin`` (intended or sent) to each stage, per request."""
+    start = requests[f"{origin}_ns"].astype("float64")
+    return {
+        "enqueue": (requests["response_ns"].astype("float64") - start) / 1e9,
+        "processing": (stamps["processing_ns"] - start) / 1e9,
+        "first_answer": (stamps["first_answer_ns"] - start) / 1e9,
+        "last_message": (stamps["last_message_ns"] - start) / 1e9,
+    }
+
+
+def latency_section(
+    requests: pd.DataFrame,
+    stamps: pd.DataFrame,
+    outcome: pd.Series,
+    time_scale: float,
+) -> dict[str, Any]:
+    """``latency_s``: per stage, per origin, the answered and the censored percentiles."""
+    answered = (outcome == "answered").to_numpy()
+    unanswered = outcome.isin(["dropped", "lost"]).to_numpy()
+    deadline_s = requests["max_processing_s"].astype("float64").to_numpy() * time_scale
+    section: dict[str, Any] = {}
+    for stage in STAGES:
+        section[stage] = {}
+        for origin in ORIGINS:
+            values = stage_seconds(requests, stamps, origin)[stage].to_numpy()
+            view: dict[str, Any] = {"answered": percentiles_s(values[answered])}
+            if stage != "enqueue":
+                # A reply that never came counts as at least its deadline.
+                censored = np.where(unanswered, np.fmax(values, deadline_s), values)
+                view["censored"] = percentiles_s(censored[answered | unanswered])
+            else:
+                view["all_sent"] = percentiles_s(values)
+            section[stage][f"from_{origin}"] = view
+    return section

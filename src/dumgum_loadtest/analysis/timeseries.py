@@ -1,0 +1,106 @@
+"""The run over time: 1 s buckets and load stages, warm-up trimmed, and a Little's-law check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
+
+BUCKET_NS = 1_000_000_000
+
+
+def _bucket_counts(times_ns: pd.Series, origin_ns: int, buckets: int) -> np.ndarray:
+    values = times_ns.dropna().to_numpy(dtype="float64")
+    index = ((values - origin_ns) // BUCKET_NS).astype("int64")
+    index = index[(index >= 0) & (index < buckets)]
+    return np.bincount(index, minlength=buckets)
+
+
+def per_second(
+    requests: pd.DataFrame,
+    stamps: pd.DataFrame,
+    outcome: pd.Series,
+    origin_ns: int,
+    end_ns: int,
+) -> pd.DataFrame:
+    """One row per second of the run: offered, sent, answers, drops, in flight, latency."""
+    buckets = max(1, int((end_ns - origin_ns) // BUCKET_NS) + 1)
+    frame = pd.DataFrame({"second": np.arange(buckets)})
+    frame["offered_rps"] = _bucket_counts(requests["intended_ns"], origin_ns, buckets)
+    frame["sent_rps"] = _bucket_counts(requests["sent_ns"], origin_ns, buckets)
+    frame["answers_rps"] = _bucket_counts(stamps["first_answer_ns"], origin_ns, buckets)
+    frame["drops_rps"] = _bucket_counts(stamps["dropped_ns"], origin_ns, buckets)
+    # Replies awaited: from the send until the answer or the drop (lost: until the end).
+    awaited = outcome.isin(["answered", "dropped", "lost"])
+    start = requests.loc[awaited, "sent_ns"].astype("float64")
+    finish = stamps.loc[awaited, "first_answer_ns"].fillna(stamps.loc[awaited, "dropped_ns"])
+    finish = finish.fillna(float(end_ns))
+    delta = np.zeros(buckets + 1)
+    np.add.at(delta, np.clip(((start - origin_ns) // BUCKET_NS).astype("int64"), 0, buckets), 1)
+    np.add.at(delta, np.clip(((finish - origin_ns) // BUCKET_NS).astype("int64"), 0, buckets), -1)
+    frame["in_flight"] = np.cumsum(delta)[:buckets]
+    latency_s = (stamps["first_answer_ns"] - requests["intended_ns"].astype("float64")) / 1e9
+    second = ((requests["intended_ns"].astype("float64") - origin_ns) // BUCKET_NS).astype("Int64")
+    grouped = latency_s.groupby(second.to_numpy())
+    frame["latency_p50_s"] = frame["second"].map(grouped.quantile(0.5))
+    frame["latency_p99_s"] = frame["second"].map(grouped.quantile(0.99))
+    return frame
+
+
+def littles_law(
+    series: pd.DataFrame,
+    requests: pd.DataFrame,
+    stamps: pd.DataFrame,
+    outcome: pd.Series,
+    steady: slice,
+) -> dict[str, Any]:
+    """In flight ≈ rate x mean time to answer, over the steady part of the run."""
+    window = series.iloc[steady]
+    if window.empty:
+        return {"in_flight_mean": None, "predicted": None, "deviation": None}
+    answered = outcome == "answered"
+    time_s = (stamps.loc[answered, "first_answer_ns"] - requests.loc[answered, "sent_ns"]) / 1e9
+    arrival_rps = float(window["answers_rps"].mean() + window["drops_rps"].mean())
+    mean_time_s = float(time_s.mean()) if len(time_s) else 0.0
+    measured = float(window["in_flight"].mean())
+    predicted = arrival_rps * mean_time_s
+    deviation = (measured - predicted) / predicted if predicted > 0 else None
+    return {
+        "in_flight_mean": round(measured, 3),
+        "rate_rps": round(arrival_rps, 3),
+        "mean_time_to_answer_s": round(mean_time_s, 6),
+        "predicted": round(predicted, 3),
+        "deviation": None if deviation is None else round(deviation, 4),
+    }
+
+
+def stage_table(
+    requests: pd.DataFrame, stamps: pd.DataFrame, outcome: pd.Series, warmup_end_ns: int
+) -> list[dict[str, Any]]:
+    """Per load stage (warm-up trimmed): offered and achieved rates, drops, latency."""
+    rows = []
+    steady = requests["intended_ns"] >= warmup_end_ns
+    stage_names = requests["stage"].fillna("run")
+    for name in pd.unique(stage_names[steady]):
+        mask = steady & (stage_names == name)
+        part = requests[mask]
+        span_s = max((part["intended_ns"].max() - part["intended_ns"].min()) / 1e9, 1e-9)
+        outcomes = outcome[mask]
+        awaited = int(outcomes.isin(["answered", "dropped", "lost"]).sum())
+        latency = (stamps.loc[mask, "first_answer_ns"] - part["intended_ns"]) / 1e9
+        rows.append(
+            {
+                "stage": str(name),
+                "requests": int(mask.sum()),
+                "offered_rps": round(len(part) / span_s, 3),
+                "sent_rps": round(int(part["sent_ns"].notna().sum()) / span_s, 3),
+                "answers_rps": round(int((outcomes == "answered").sum()) / span_s, 3),
+                "drop_rate": wilson_interval(int((outcomes == "dropped").sum()), awaited),
+                "loss_rate": wilson_interval(int((outcomes == "lost").sum()), awaited),
+                "first_answer_s": percentiles_s(latency[outcomes == "answered"]),
+            }
+        )
+    return rows
