@@ -8,7 +8,7 @@ from dumgum_loadtest.scenarios.model import Slos
 
 # The knee: the first plateau whose p99 is this many times the first plateau's.
 KNEE_LATENCY_FACTOR = 2.0
-# Below this share of the offered rate answered, a plateau is not keeping up.
+# Below this share of accepted requests answered (alone or merged), a plateau falls behind.
 KEEPING_UP_SHARE = 0.95
 
 
@@ -22,9 +22,7 @@ def _plateau_ok(stage: dict[str, Any], slos: Slos) -> bool:
         return False
     if slos.loss_rate_max is not None and loss > slos.loss_rate_max:
         return False
-    offered = stage.get("offered_rps") or 0.0
-    awaited = 1.0 - drop - loss
-    return bool(offered == 0 or stage.get("answers_rps", 0) >= KEEPING_UP_SHARE * offered * awaited)
+    return bool(stage.get("covered_share", 1.0) >= KEEPING_UP_SHARE)
 
 
 def capacity_section(stages: list[dict[str, Any]], slos: Slos) -> dict[str, Any] | None:

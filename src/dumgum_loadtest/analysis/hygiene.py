@@ -8,6 +8,8 @@ import pandas as pd
 
 from dumgum_loadtest.analysis.stats import percentiles_s
 
+CONVERSATION_EVENTS = ("answer.processing", "answer.created", "conversation.dropped")
+
 
 def event_hygiene(
     events: pd.DataFrame, requests: pd.DataFrame, run_id: str | None, deadline_ns: pd.Series
@@ -20,11 +22,13 @@ def event_hygiene(
     first_created = created.groupby("tag_request")["recv_ns"].min()
     both = pd.concat([first_processing, first_created], axis=1, keys=["p", "c"]).dropna()
     out_of_order = int((both["p"] > both["c"]).sum())
+    # Only conversation events echo tags (memory events and image rejections carry none).
+    tagged_kinds = events["event"].isin(CONVERSATION_EVENTS)
     tags = events["tag_request"]
     foreign = ~tags.isin(set(requests["request_id"])) | tags.isna()
     if run_id is not None:
         foreign |= events["tag_run"] != run_id  # another run's late events in this directory
-    unmatched = int(foreign.sum())
+    unmatched = int((foreign & tagged_kinds).sum())
     deadline_by_id = pd.Series(deadline_ns.to_numpy(), index=requests["request_id"])
     terminal = events[events["event"].isin(["answer.created", "conversation.dropped"])]
     late = int((terminal["recv_ns"] > terminal["tag_request"].map(deadline_by_id)).sum())

@@ -10,6 +10,7 @@ import pandas as pd
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
 
 BUCKET_NS = 1_000_000_000
+WARMUP_STAGE = "warmup"  # the generator's name for requests inside the warm-up
 
 
 def _bucket_counts(times_ns: pd.Series, origin_ns: int, buckets: int) -> np.ndarray:
@@ -82,8 +83,8 @@ def stage_table(
 ) -> list[dict[str, Any]]:
     """Per load stage (warm-up trimmed): offered and achieved rates, drops, latency."""
     rows = []
-    steady = requests["intended_ns"] >= warmup_end_ns
     stage_names = requests["stage"].fillna("run")
+    steady = (requests["intended_ns"] >= warmup_end_ns) & (stage_names != WARMUP_STAGE)
     for name in pd.unique(stage_names[steady]):
         mask = steady & (stage_names == name)
         part = requests[mask]
@@ -98,6 +99,12 @@ def stage_table(
                 "offered_rps": round(len(part) / span_s, 3),
                 "sent_rps": round(int(part["sent_ns"].notna().sum()) / span_s, 3),
                 "answers_rps": round(int((outcomes == "answered").sum()) / span_s, 3),
+                # Answered directly or inside a merged burst, of what the target accepted.
+                "covered_share": round(
+                    int(outcomes.isin(["answered", "merged"]).sum())
+                    / max(int(outcomes.isin(["answered", "merged", "dropped", "lost"]).sum()), 1),
+                    6,
+                ),
                 "drop_rate": wilson_interval(int((outcomes == "dropped").sum()), awaited),
                 "loss_rate": wilson_interval(int((outcomes == "lost").sum()), awaited),
                 "first_answer_s": percentiles_s(latency[outcomes == "answered"]),
