@@ -1,0 +1,224 @@
+"""The schema of ``summary.json`` as pydantic models; ``schemas/summary.schema.json`` is made
+from them (``python -m dumgum_loadtest.analysis.summary_schema > schemas/summary.schema.json``)
+and a test keeps the two equal. Bump ``SUMMARY_SCHEMA_VERSION`` on any incompatible change.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dumgum_loadtest.analysis.analyse import SUMMARY_SCHEMA_VERSION
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Percentiles(_Strict):
+    """Exact percentiles from raw timestamps, in seconds (None when no value)."""
+
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    p999: float | None
+    max: float | None
+    count: int
+
+
+class Rate(_Strict):
+    """A share with its 95 % Wilson interval."""
+
+    rate: float | None
+    low: float | None
+    high: float | None
+    count: int
+    of: int
+
+
+class Requests(_Strict):
+    scheduled: int
+    sent: int
+    accepted: int
+    rejected: int
+    not_sent: int
+    transport_errors: int
+
+
+class Outcomes(_Strict):
+    """Exactly one per scheduled request: they add up to ``requests.scheduled``."""
+
+    answered: int
+    merged: int
+    dropped: int
+    rejected: int
+    not_sent: int
+    lost: int
+
+
+class EnqueueViews(_Strict):
+    answered: Percentiles
+    all_sent: Percentiles
+
+
+class ReplyViews(_Strict):
+    answered: Percentiles
+    censored: Percentiles = Field(description="Dropped and lost count as their deadline.")
+
+
+class EnqueueStage(_Strict):
+    from_intended: EnqueueViews
+    from_sent: EnqueueViews
+
+
+class ReplyStage(_Strict):
+    from_intended: ReplyViews
+    from_sent: ReplyViews
+
+
+class Latency(_Strict):
+    enqueue: EnqueueStage
+    processing: ReplyStage
+    first_answer: ReplyStage
+    last_message: ReplyStage
+
+
+class Little(_Strict):
+    in_flight_mean: float | None
+    rate_rps: float | None = None
+    mean_time_to_answer_s: float | None = None
+    predicted: float | None
+    deviation: float | None
+
+
+class Stage(_Strict):
+    stage: str
+    requests: int
+    offered_rps: float
+    sent_rps: float
+    answers_rps: float
+    covered_share: float
+    drop_rate: Rate
+    loss_rate: Rate
+    first_answer_s: Percentiles
+
+
+class Plateau(_Strict):
+    stage: str
+    offered_rps: float
+    answers_rps: float
+    p99_s: float | None
+    drop_rate: float | None
+    meets_slos: bool
+
+
+class Capacity(_Strict):
+    plateaus: list[Plateau]
+    knee_rps: float | None
+    max_sustainable_rps: float | None
+    sentence: str
+
+
+class BreakdownRow(_Strict):
+    value: str
+    requests: int
+    outcomes: Outcomes
+    drop_rate: Rate
+    first_answer_s: Percentiles
+
+
+class EndpointLoad(_Strict):
+    calls: int
+    per_enqueue: float | None
+    errors: int
+    handler_s: Percentiles
+    response_bytes: Percentiles
+
+
+class CustomerEndpoints(_Strict):
+    chat_history: EndpointLoad
+    profile: EndpointLoad
+
+
+class Hygiene(_Strict):
+    duplicates: int
+    out_of_order: int
+    unmatched: int
+    late: int
+    events: int
+
+
+class GeneratorCpu(_Strict):
+    max: float | None
+    workers: int
+
+
+class Health(_Strict):
+    schedule_lateness_s: Percentiles
+    not_sent: int
+    generator_cpu_pct: GeneratorCpu
+    servers: dict[str, Any]
+    harness_bottleneck: bool
+    bottleneck_reasons: list[str]
+
+
+class SloRow(_Strict):
+    objective: str
+    target: float
+    measured: float | None
+    # "pass" is a Python keyword: the field keeps its JSON name through the alias.
+    passed: bool = Field(alias="pass")
+    source: str
+
+
+class Summary(_Strict):
+    """The authoritative record of one run."""
+
+    schema_version: Literal[1]
+    run_id: str | None
+    scenario: str
+    target: Literal["mock", "url"]
+    status: str
+    interrupted: bool
+    notes: list[str]
+    time_scale: float
+    duration_s: float
+    warmup_s: float
+    workers: int | None
+    requests: Requests
+    outcomes: Outcomes
+    rejected_by_status: dict[str, int]
+    drop_rate: Rate
+    loss_rate: Rate
+    rejected_rate: Rate
+    latency_s: Latency
+    goodput_rps: float | None
+    little: Little
+    stages: list[Stage]
+    capacity: Capacity | None
+    breakdowns: dict[str, list[BreakdownRow]]
+    customer_endpoints: CustomerEndpoints
+    hygiene: Hygiene
+    health: Health
+    unreadable_lines: int
+    slo: list[SloRow]
+    passed: bool
+    mock_ledger: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
+
+
+assert SUMMARY_SCHEMA_VERSION == 1, "update Summary.schema_version with the version"
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Summary.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://dumgum-loadtest.invalid/schemas/summary-v1.json"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
