@@ -51,7 +51,11 @@ Table = tuple[tuple[Any, ...], tuple[float, ...], float]
 
 @dataclass(frozen=True, slots=True)
 class DrawnRequest:
-    """One drawn enqueue: the JSON body (without tags) and its flat features for the record."""
+    """One drawn enqueue: the JSON body (without tags) and its flat features for the record.
+
+    For a request made invalid on purpose, the features describe it as drawn, before the
+    mutation, with ``invalid`` true.
+    """
 
     body: dict[str, Any]
     features: dict[str, Any]
@@ -81,7 +85,7 @@ class _Plan:
     """The mix for one chat model, after its ``by_model`` overrides and capability drops."""
 
     language: Table
-    additional: Table | None
+    additional: Categorical | None  # compiled per reply language, without that language
     test_mode: Table | None
     constants: dict[str, Any]  # replyParameters fields with a single value: no draw needed
     params: tuple[Entry, ...]
@@ -115,7 +119,7 @@ def _plan(fields: dict[str, Categorical], model: ChatModel) -> _Plan:
     language = tables.get("language") or ((DEFAULT_LANGUAGE,), (math.inf,), 1.0)
     return _Plan(
         language=language,
-        additional=tables.get("additionalLanguage"),
+        additional=fields.get("additionalLanguage") if tables.get("additionalLanguage") else None,
         test_mode=tables.get("testMode"),
         constants=constants,
         params=tuple(params),
@@ -125,26 +129,6 @@ def _plan(fields: dict[str, Categorical], model: ChatModel) -> _Plan:
         pause=tables.get("replyParameters.action.pauseConversation.duration"),
         icebreaker=tables.get("replyParameters.icebreakerType"),
     )
-
-
-def _without(table: Table, excluded: Any) -> Table | None:
-    values, cumulative, _ = table
-    pairs: list[tuple[Any, float]] = []
-    previous = 0.0
-    for value, cum in zip(values, cumulative, strict=True):
-        weight = (table[2] if cum == math.inf else cum) - previous
-        previous = cum
-        if value != excluded:
-            pairs.append((value, weight))
-    if not pairs:
-        return None
-    total = 0.0
-    cums: list[float] = []
-    for _, weight in pairs:
-        total += weight
-        cums.append(total)
-    cums[-1] = math.inf
-    return tuple(v for v, _ in pairs), tuple(cums), total
 
 
 class RequestFactory:
@@ -262,7 +246,9 @@ class RequestFactory:
         table = plan.additional_by_language.get(language, _SKIP)
         if table is _SKIP:
             assert plan.additional is not None
-            table = plan.additional_by_language[language] = _without(plan.additional, language)
+            others = {v: w for v, w in plan.additional.items() if v != language}
+            table = compile_table("additionalLanguage", others) if others else None
+            plan.additional_by_language[language] = table
         if table is None:
             return
         values, cum, total = table
