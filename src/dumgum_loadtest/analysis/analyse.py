@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from dumgum_loadtest.analysis.capacity import capacity_section
 from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygiene
+from dumgum_loadtest.analysis.join import join_events
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
 from dumgum_loadtest.analysis.load import RawRecords, load_raw
-from dumgum_loadtest.analysis.outcomes import classify, count_outcomes
+from dumgum_loadtest.analysis.outcomes import classify_stamps, count_outcomes
 from dumgum_loadtest.analysis.slo import evaluate_slos
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
 from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_table
@@ -61,12 +64,38 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+# Low-cardinality text is read as categories: a fraction of the memory, and fast to group.
+_CATEGORIES = {
+    "requests": (
+        "run_id",
+        "worker",
+        "stage",
+        "user_id",
+        "persona_id",
+        "send_state",
+        "chat_model",
+        "language",
+        "typing_delay",
+        "engage",
+    ),
+    "events": ("endpoint", "event", "project_id", "tag_run", "user_id", "persona_id", "cost"),
+    "calls": ("kind", "user_id", "persona_id", "profile_id"),
+}
+
+
+def _read_table(path: Path, categories: tuple[str, ...]) -> pd.DataFrame:
+    names = set(pq.read_schema(path).names)
+    table = pq.read_table(path, read_dictionary=[c for c in categories if c in names])
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
 def load_tables(run_dir: Path) -> RawRecords:
     """The Parquet tables when the run finished writing them, else the raw shards."""
-    tables = [run_dir / f"{name}.parquet" for name in ("requests", "events", "calls")]
-    if all(path.exists() for path in tables):
-        frames = [pd.read_parquet(path) for path in tables]
-        return RawRecords(frames[0], frames[1], frames[2], 0)
+    tables = {name: run_dir / f"{name}.parquet" for name in _CATEGORIES}
+    if all(path.exists() for path in tables.values()):
+        frames = {name: _read_table(path, _CATEGORIES[name]) for name, path in tables.items()}
+        return RawRecords(frames["requests"], frames["events"], frames["calls"], 0)
     return load_raw(run_dir)
 
 
@@ -74,23 +103,31 @@ def _breakdowns(
     requests: pd.DataFrame, outcome: pd.Series, first_answer_s: pd.Series
 ) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
+    outcomes = outcome.to_numpy()
+    latency = first_answer_s.to_numpy()
     for feature in BREAKDOWN_FEATURES:
         rows = []
-        keys = requests[feature].astype("object").where(requests[feature].notna(), "none")
-        for value, index in keys.groupby(keys).groups.items():
-            part = outcome.loc[index]
-            awaited = int(part.isin(["answered", "dropped", "lost"]).sum())
-            rows.append(
-                {
-                    "value": str(value),
-                    "requests": len(index),
-                    "outcomes": count_outcomes(part),
-                    "drop_rate": wilson_interval(int((part == "dropped").sum()), awaited),
-                    "first_answer_s": percentiles_s(first_answer_s.loc[index][part == "answered"]),
-                }
-            )
+        codes, values = pd.factorize(requests[feature], use_na_sentinel=True)
+        for code, value in enumerate(values):
+            member = codes == code
+            rows.append(_breakdown_row(str(value), outcomes[member], latency[member]))
+        if (codes < 0).any():
+            member = codes < 0
+            rows.append(_breakdown_row("none", outcomes[member], latency[member]))
         tables[feature] = sorted(rows, key=lambda row: -row["requests"])
     return tables
+
+
+def _breakdown_row(value: str, outcomes: np.ndarray, latency_s: np.ndarray) -> dict[str, Any]:
+    part = pd.Series(outcomes)
+    awaited = int(part.isin(["answered", "dropped", "lost"]).sum())
+    return {
+        "value": value,
+        "requests": len(outcomes),
+        "outcomes": count_outcomes(part),
+        "drop_rate": wilson_interval(int((outcomes == "dropped").sum()), awaited),
+        "first_answer_s": percentiles_s(latency_s[outcomes == "answered"]),
+    }
 
 
 def _health(requests: pd.DataFrame, run_dir: Path, servers: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +167,9 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     raw = load_tables(run_dir)
     requests = raw.requests.reset_index(drop=True)
     events = raw.events
-    outcome = classify(requests, events, time_scale)
-    stamps = request_timestamps(requests, events)
+    joined = join_events(requests, events)
+    stamps = request_timestamps(requests, events, joined)
+    outcome = classify_stamps(requests, stamps, time_scale)
     status = requests["status"]
     awaited = int(outcome.isin(["answered", "dropped", "lost"]).sum())
     sent = int((requests["send_state"] != NOT_SENT).sum())
@@ -142,9 +180,8 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     warmup_s = int(scenario.warmup_s)
     load_end_s = int(scenario.run_duration_s)
     steady = slice(warmup_s, max(load_end_s, warmup_s + 1))
-    deadline_ns = (
-        requests["intended_ns"]
-        + (requests["max_processing_s"] * time_scale + DEADLINE_GRACE_S) * 1e9
+    deadline_ns = requests["intended_ns"].to_numpy(dtype="float64") + 1e9 * (
+        requests["max_processing_s"].to_numpy(dtype="float64") * time_scale + DEADLINE_GRACE_S
     )
     first_answer_s = (stamps["first_answer_ns"] - requests["intended_ns"].astype("float64")) / 1e9
     stages = stage_table(requests, stamps, outcome, origin_ns + warmup_s * 1_000_000_000)
@@ -191,7 +228,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "customer_endpoints": customer_endpoint_load(
             raw.calls, int(status.between(200, 299).sum())
         ),
-        "hygiene": event_hygiene(events, requests, meta.get("run_id"), deadline_ns),
+        "hygiene": event_hygiene(events, joined, stamps, meta.get("run_id"), deadline_ns),
         "health": _health(requests, run_dir, meta.get("servers", {})),
         "unreadable_lines": raw.unreadable_lines,
     }

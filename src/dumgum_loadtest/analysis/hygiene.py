@@ -4,38 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from dumgum_loadtest.analysis.join import DROPPED, FIRST_ANSWER, FOLLOW_UP, OTHER, JoinedEvents
 from dumgum_loadtest.analysis.stats import percentiles_s
-
-CONVERSATION_EVENTS = ("answer.processing", "answer.created", "conversation.dropped")
 
 
 def event_hygiene(
-    events: pd.DataFrame, requests: pd.DataFrame, run_id: str | None, deadline_ns: pd.Series
+    events: pd.DataFrame,
+    joined: JoinedEvents,
+    stamps: pd.DataFrame,
+    run_id: str | None,
+    deadline_ns: np.ndarray,
 ) -> dict[str, int]:
     """Duplicates, out-of-order pairs, events no request of this run claims, late answers."""
-    created = events[events["event"] == "answer.created"]
-    duplicates = int(created["answer_id"].dropna().duplicated().sum())
-    processing = events[events["event"] == "answer.processing"]
-    first_processing = processing.groupby("tag_request")["recv_ns"].min()
-    first_created = created.groupby("tag_request")["recv_ns"].min()
-    both = pd.concat([first_processing, first_created], axis=1, keys=["p", "c"]).dropna()
-    out_of_order = int((both["p"] > both["c"]).sum())
+    created = joined.kind == FIRST_ANSWER
+    created |= joined.kind == FOLLOW_UP
+    answer_ids = events["answer_id"].to_numpy()[created]
+    duplicates = int(created.sum()) - int(pd.Series(answer_ids).nunique(dropna=True))
+    processing = stamps["processing_ns"].to_numpy()
+    first_answer = stamps["first_answer_ns"].to_numpy()
+    out_of_order = int(np.nansum(processing > first_answer))
     # Only conversation events echo tags (memory events and image rejections carry none).
-    tagged_kinds = events["event"].isin(CONVERSATION_EVENTS)
-    tags = events["tag_request"]
-    foreign = ~tags.isin(set(requests["request_id"])) | tags.isna()
+    conversation = joined.kind != OTHER
+    foreign = joined.request_pos < 0
     if run_id is not None:
-        foreign |= events["tag_run"] != run_id  # another run's late events in this directory
-    unmatched = int((foreign & tagged_kinds).sum())
-    deadline_by_id = pd.Series(deadline_ns.to_numpy(), index=requests["request_id"])
-    terminal = events[events["event"].isin(["answer.created", "conversation.dropped"])]
-    late = int((terminal["recv_ns"] > terminal["tag_request"].map(deadline_by_id)).sum())
+        foreign |= (events["tag_run"] != run_id).to_numpy(dtype=bool, na_value=True)
+    terminal = np.isin(joined.kind, (FIRST_ANSWER, DROPPED)) & (joined.request_pos >= 0)
+    deadline = deadline_ns[joined.request_pos[terminal]]
+    late = int((joined.recv_ns[terminal] > deadline).sum())
     return {
         "duplicates": duplicates,
         "out_of_order": out_of_order,
-        "unmatched": unmatched,
+        "unmatched": int((foreign & conversation).sum()),
         "late": late,
         "events": len(events),
     }

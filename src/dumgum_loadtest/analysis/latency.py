@@ -13,32 +13,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dumgum_loadtest.analysis.join import (
+    DROPPED,
+    FIRST_ANSWER,
+    FOLLOW_UP,
+    PROCESSING,
+    JoinedEvents,
+    first_time_ns,
+    join_events,
+    last_time_ns,
+)
 from dumgum_loadtest.analysis.stats import percentiles_s
 
 STAGES = ("enqueue", "processing", "first_answer", "last_message")
 ORIGINS = ("intended", "sent")
 
 
-def request_timestamps(requests: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Per request (aligned with ``requests``): epoch ns of each event stage, NaN if none."""
-    tagged = events[events["tag_request"].notna()]
-    created = tagged[tagged["event"] == "answer.created"]
-    first = created[created["sequence_number"].fillna(0) == 0]
-    stages = {
-        "processing_ns": tagged[tagged["event"] == "answer.processing"]
-        .groupby("tag_request")["recv_ns"]
-        .min(),
-        "first_answer_ns": first.groupby("tag_request")["recv_ns"].min(),
-        "last_message_ns": created.groupby("tag_request")["recv_ns"].max(),
-        "dropped_ns": tagged[tagged["event"] == "conversation.dropped"]
-        .groupby("tag_request")["recv_ns"]
-        .min(),
-    }
-    keys = requests["request_id"]
-    out = pd.DataFrame(index=requests.index)
-    for name, series in stages.items():
-        out[name] = keys.map(series).astype("float64")
-    return out
+def request_timestamps(
+    requests: pd.DataFrame, events: pd.DataFrame, joined: JoinedEvents | None = None
+) -> pd.DataFrame:
+    """Per request (aligned with ``requests``): epoch ns of each event stage, NaN if none.
+
+    Float64 nanoseconds keep about 0.25 µs of resolution at today's epoch: ample here.
+    """
+    joined = joined if joined is not None else join_events(requests, events)
+    size = len(requests)
+    return pd.DataFrame(
+        {
+            "processing_ns": first_time_ns(joined, (PROCESSING,), size),
+            "first_answer_ns": first_time_ns(joined, (FIRST_ANSWER,), size),
+            "last_message_ns": last_time_ns(joined, (FIRST_ANSWER, FOLLOW_UP), size),
+            "dropped_ns": first_time_ns(joined, (DROPPED,), size),
+        },
+        index=requests.index,
+    )
 
 
 def stage_seconds(

@@ -22,31 +22,26 @@ OUTCOMES = ("answered", "merged", "dropped", "rejected", "not_sent", "lost")
 BUFFER_TOLERANCE_S = 0.25
 
 
-def terminal_events(events: pd.DataFrame) -> pd.DataFrame:
-    """The first terminal event per request tag: answer.created #0 or conversation.dropped."""
-    is_first_answer = (events["event"] == "answer.created") & (
-        events["sequence_number"].fillna(0) == 0
-    )
-    terminal = events[
-        (is_first_answer | (events["event"] == "conversation.dropped"))
-        & events["tag_request"].notna()
-    ]
-    return terminal.drop_duplicates("tag_request", keep="first").set_index("tag_request")
-
-
 def classify(requests: pd.DataFrame, events: pd.DataFrame, time_scale: float) -> pd.Series:
     """The outcome of every request, indexed like ``requests``."""
-    outcome = pd.Series("lost", index=requests.index, dtype="object")
-    status = requests["status"]
-    rejected = status.notna() & (status >= 400)
-    not_sent = requests["send_state"] == NOT_SENT
-    terminal = terminal_events(events)
-    kind = requests["request_id"].map(terminal["event"]) if len(terminal) else None
-    if kind is not None:
-        outcome[kind == "answer.created"] = "answered"
-        outcome[kind == "conversation.dropped"] = "dropped"
-    outcome[rejected] = "rejected"
-    outcome[not_sent] = "not_sent"
+    from dumgum_loadtest.analysis.latency import request_timestamps
+
+    return classify_stamps(requests, request_timestamps(requests, events), time_scale)
+
+
+def classify_stamps(requests: pd.DataFrame, stamps: pd.DataFrame, time_scale: float) -> pd.Series:
+    """Outcomes from the per-request stage timestamps (see ``latency.request_timestamps``)."""
+    answer = stamps["first_answer_ns"].to_numpy()
+    drop = stamps["dropped_ns"].to_numpy()
+    status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
+    values = np.full(len(requests), "lost", dtype=object)
+    # Whichever terminal event came first decides between answered and dropped.
+    answered = ~np.isnan(answer) & (np.isnan(drop) | (answer <= drop))
+    values[answered] = "answered"
+    values[~np.isnan(drop) & ~answered] = "dropped"
+    values[status >= 400] = "rejected"
+    values[(requests["send_state"] == NOT_SENT).to_numpy()] = "not_sent"
+    outcome = pd.Series(values, index=requests.index, dtype="object")
     _mark_merged(requests, outcome, time_scale)
     return outcome
 
@@ -69,6 +64,13 @@ def _mark_merged(requests: pd.DataFrame, outcome: pd.Series, time_scale: float) 
     has_terminal = pd.Series(current != "lost").groupby(burst_id).transform("any").to_numpy()
     merged = (current == "lost") & has_terminal
     outcome.loc[ordered.index[merged]] = "merged"
+
+
+def codes_of(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values: a category's own codes, else a factorization."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(dtype="int64")
+    return pd.factorize(values)[0].astype("int64")
 
 
 def count_outcomes(outcome: pd.Series) -> dict[str, int]:
