@@ -37,6 +37,7 @@ from dumgum_loadtest.serving import free_port, serve_forever
 HOST = "127.0.0.1"
 VARIANTS = ("bare", "receiver")
 WARMUP_S = 2.0
+QUIET_PCT = 10.0  # other processes' CPU below which a run counts as uncontended
 PAIRS = 1000  # conversations the events spread over, so history holds realistic state
 _TEXT = (
     "Haha, that sounds like such a fun weekend! I've never tried climbing myself, but I've"
@@ -175,6 +176,15 @@ def recorded_ids(out_dir: Path) -> tuple[int, set[str]]:
     return lines, ids
 
 
+def wait_for_quiet(max_busy_pct: float, timeout_s: float) -> float:
+    """Wait until the machine is nearly idle (it may be shared); returns the last busy %."""
+    deadline = time.monotonic() + timeout_s
+    busy_pct = float(psutil.cpu_percent(interval=1.0))
+    while busy_pct > max_busy_pct and time.monotonic() < deadline:
+        busy_pct = float(psutil.cpu_percent(interval=1.0))
+    return busy_pct
+
+
 def cpu_busy_s(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
@@ -199,6 +209,9 @@ class Result:
 
 
 def run_once(variant: str, args: argparse.Namespace, repeat: int) -> Result:
+    busy_pct = wait_for_quiet(args.quiet_pct, args.quiet_timeout_s)
+    if busy_pct > args.quiet_pct:
+        print(f"warning: machine still {busy_pct:.0f} % busy; measuring anyway", file=sys.stderr)
     port = free_port(HOST)
     with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
         out_dir = Path(tmp)
@@ -260,6 +273,10 @@ def main() -> int:
     parser.add_argument("--max-events", type=int, default=2_000_000, help="per measured run")
     parser.add_argument("--server-core", type=int, default=1)
     parser.add_argument("--client-core", type=int, default=0)
+    parser.add_argument(
+        "--quiet-pct", type=float, default=10.0, help="wait until the machine is this idle"
+    )
+    parser.add_argument("--quiet-timeout-s", type=float, default=120.0)
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
@@ -268,6 +285,8 @@ def main() -> int:
         serve(args.serve, args.port, args.out_dir, args.server_core)
         return 0
     os.sched_setaffinity(0, {args.client_core})
+    # A SIGTERM (e.g. from `timeout`) unwinds through run_once's finally: no orphan server.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     results: list[Result] = []
     for repeat in range(args.repeats):
@@ -311,6 +330,16 @@ def print_summary(results: list[Result], args: argparse.Namespace) -> None:
             f" | {median(variant, 'client_cpu_pct'):.0f} %"
             f" | {median(variant, 'others_cpu_pct'):.0f} % |"
         )
+    quiet = {
+        v: [r.events_per_s for r in results if r.variant == v and r.others_cpu_pct < QUIET_PCT]
+        for v in VARIANTS
+    }
+    print(
+        f"\nuncontended runs (others' CPU < {QUIET_PCT:g} %), events/s: "
+        + "; ".join(
+            f"{v} " + (" / ".join(f"{x:,.0f}" for x in quiet[v]) or "none") for v in VARIANTS
+        )
+    )
     ratio = median("receiver", "events_per_s") / median("bare", "events_per_s")
     cost_ratio = median("bare", "server_us_per_event") / median("receiver", "server_us_per_event")
     print(f"\nreceiver / bare: {ratio:.2f} in events/s, {cost_ratio:.2f} in server CPU per event")
