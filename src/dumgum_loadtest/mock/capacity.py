@@ -18,9 +18,15 @@ class CapacityGate:
     def queued(self) -> int:
         return len(self._waiters)
 
-    async def acquire(self) -> None:
+    def try_acquire(self) -> bool:
+        """Take a slot at once if one is free and nobody queues before us; never waits."""
         if self.busy < self.slots and not self._waiters:
             self.busy += 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -11,9 +11,12 @@ import random
 from collections.abc import Callable
 
 import aiohttp
+from yarl import URL
 
 from dumgum_loadtest.mock.config import MockConfig
 from dumgum_loadtest.mock.ledger import Ledger
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class WebhookSender:
@@ -30,6 +33,9 @@ class WebhookSender:
         self._ledger = ledger
         self._config = config
         self._rng = rng
+        # Parsed once per URL and per timeout value, not on every POST.
+        self._urls: dict[str, URL] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def deliver(self, url: str | None, body: bytes) -> bool:
         """True once the customer answered 2xx; False when every attempt failed."""
@@ -66,12 +72,15 @@ class WebhookSender:
         return False
 
     async def _post(self, url: str, body: bytes, timeout_s: float) -> bool:
+        target = self._urls.get(url)
+        if target is None:
+            target = self._urls[url] = URL(url)
+        timeout = self._timeouts.get(timeout_s)
+        if timeout is None:
+            timeout = self._timeouts[timeout_s] = aiohttp.ClientTimeout(total=timeout_s)
         try:
             async with self._session.post(
-                url,
-                data=body,
-                headers={"Content-Type": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                target, data=body, headers=_JSON_HEADERS, timeout=timeout
             ) as response:
                 await response.read()
                 return 200 <= response.status < 300

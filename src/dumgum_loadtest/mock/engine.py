@@ -224,8 +224,11 @@ class Engine:
             pair.persona_id,
             pair.newest_message_ns if pair.has_history else None,
         )
-        summary = (await asyncio.gather(history_call, *profile_calls))[0]
-        assert isinstance(summary, HistorySummary)
+        if profile_calls:
+            summary = (await asyncio.gather(history_call, *profile_calls))[0]
+            assert isinstance(summary, HistorySummary)
+        else:  # the usual case once profiles are cached: no gather, no extra task
+            summary = await history_call
         if summary.newest_ns is not None:
             pair.has_history = True
             if pair.newest_message_ns is None or summary.newest_ns > pair.newest_message_ns:
@@ -283,12 +286,15 @@ class Engine:
             ledger.dropped["overload"] += 1
             await self._send(pair, "conversation.dropped", tags)
             return
-        try:
-            await asyncio.wait_for(gate.acquire(), timeout=max(deadline - loop.time(), 0.0))
-        except TimeoutError:
-            ledger.dropped["timeout_queued"] += 1
-            await self._send(pair, "conversation.dropped", tags)
-            return
+        wait_s = deadline - loop.time()
+        # The common case, a free slot, costs no task and no timer (wait_for makes both).
+        if wait_s <= 0 or not gate.try_acquire():
+            try:
+                await asyncio.wait_for(gate.acquire(), timeout=max(wait_s, 0.0))
+            except TimeoutError:
+                ledger.dropped["timeout_queued"] += 1
+                await self._send(pair, "conversation.dropped", tags)
+                return
         out_of_order = (
             bool(cfg.faults.out_of_order_rate) and self._rng.random() < cfg.faults.out_of_order_rate
         )
