@@ -1,0 +1,106 @@
+"""The Locust command line a run starts (no locust import: the orchestrator calls this).
+
+``locust_command`` returns the argv of one headless Locust run of a scenario: standalone for
+one worker, ``--processes N`` (a master and N forked workers) otherwise. The generator's own
+options travel on that command line (forked workers inherit it, and the master forwards them
+with every spawn message); the token travels only in the environment (``TOKEN_ENV``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from dumgum_loadtest.scenarios.model import ClosedArrival, Scenario
+from dumgum_loadtest.serving import free_port
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+OPEN_USER = "OpenModelUser"
+CLOSED_USER = "ConversationUser"
+TOKEN_ENV = "DUMGUM_LOADTEST_TOKEN"
+
+OPEN_TAIL_S = 3.0
+"""Added to an open-model run time: the schedule starts up to 0.5 s after Locust does, and
+the last responses come back before Locust stops the users (the schedule, not Locust's
+timer, ends the sending)."""
+
+
+def run_time_s(scenario: Scenario) -> int:
+    """Locust's ``--run-time``: the run (warm-up inside), plus the open model's tail."""
+    if isinstance(scenario.arrival, ClosedArrival):
+        return math.ceil(scenario.run_duration_s)
+    return math.ceil(scenario.run_duration_s + OPEN_TAIL_S)
+
+
+def users_and_spawn_rate(scenario: Scenario, workers: int) -> tuple[int, float]:
+    """Open model: one user per worker, all at once; closed: ``arrival.users`` at its rate."""
+    arrival = scenario.arrival
+    if isinstance(arrival, ClosedArrival):
+        return arrival.users, arrival.spawn_rate_per_s
+    return workers, float(workers)
+
+
+def locust_command(
+    *,
+    scenario_path: Path,
+    run_dir: Path,
+    run_id: str,
+    target_url: str,
+    receiver_url: str | None,
+    workers: int,
+    scenario: Scenario,
+    force_test_mode: bool,
+    python: str = sys.executable,
+    master_port: int | None = None,
+) -> list[str]:
+    """argv for ``python -m locust`` running ``scenario`` with ``workers`` worker processes.
+
+    ``force_test_mode`` False against a real URL means billable traffic was allowed.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    users, spawn_rate = users_and_spawn_rate(scenario, workers)
+    command = [
+        python,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        target_url,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        f"{spawn_rate:g}",
+        "--run-time",
+        f"{run_time_s(scenario)}s",
+        "--stop-timeout",
+        "0",
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",  # rejected enqueues are results, not a failed run; crashes still exit 2
+        "--scenario",
+        str(scenario_path),
+        "--run-dir",
+        str(run_dir),
+        "--run-id",
+        run_id,
+        "--target-url",
+        target_url,
+    ]
+    if workers > 1:
+        # The master listens on loopback, on a free port (not 5557 on every interface), so
+        # runs side by side do not collide; the forked workers inherit --master-port.
+        port = str(master_port if master_port is not None else free_port())
+        command += ["--processes", str(workers), "--master-bind-host", "127.0.0.1"]
+        command += ["--master-bind-port", port, "--master-port", port]
+    if receiver_url:
+        command += ["--receiver-url", receiver_url]
+    if force_test_mode:
+        command.append("--force-test-mode")
+    elif scenario.target != "mock":
+        command.append("--allow-billable")
+    command.append(CLOSED_USER if isinstance(scenario.arrival, ClosedArrival) else OPEN_USER)
+    return command

@@ -1,0 +1,196 @@
+"""The open model's dispatcher: every planned send leaves at its intended time, or is recorded.
+
+One greenlet walks the worker's schedule. For each planned send it draws the body ahead of
+time, sleeps until the intended time, and hands the send to a pool bounded by
+``arrival.max_in_flight``. Responses never hold the schedule back (no coordinated
+omission): a slow target only fills the pool. When the pool is full or the process is behind,
+the send goes as soon as it can and its lag is recorded; past ``max_lateness_s`` it is
+recorded as not sent instead. At the end, or when Locust stops the user, every planned send
+whose intended time has come is accounted: sent (with its response or error) or not sent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gevent
+from gevent import GreenletExit
+from gevent.pool import Pool
+
+from dumgum_loadtest.loadtest.counters import LATE_AFTER_NS
+from dumgum_loadtest.loadtest.sends import REQUEST_NAME, PreparedSend, request_record
+from dumgum_loadtest.loadtest.timing import sleep_until
+from dumgum_loadtest.loadtest.transport import (
+    ENQUEUE_TIMEOUT_S,
+    EnqueueClient,
+    ReceiverClient,
+    StatusError,
+)
+from dumgum_loadtest.loadtest.worker import WorkerContext
+from dumgum_loadtest.records import NOT_SENT, SENT, TRANSPORT_ERROR
+from dumgum_loadtest.scenarios.model import OpenArrival
+from dumgum_loadtest.scenarios.schedule import PlannedSend, WorkerSchedule
+
+YIELD_EVERY = 32
+"""Behind schedule, the dispatcher yields after this many sends in a row (so they leave)."""
+STOP_DRAIN_S = 2.0
+"""When Locust stops the user: how long requests in flight may still finish."""
+_NS = 1_000_000_000
+
+
+class OpenLoop:
+    """Runs one worker's open-model schedule against ``client``."""
+
+    def __init__(
+        self,
+        context: WorkerContext,
+        client: EnqueueClient,
+        request_event: Any,
+        receiver: ReceiverClient | None = None,
+    ) -> None:
+        scenario = context.options.scenario
+        arrival = scenario.arrival
+        if not isinstance(arrival, OpenArrival):
+            raise TypeError(f"scenario {scenario.name!r} is not an open model")
+        self.context = context
+        self.client = client
+        self.request_event = request_event
+        register = scenario.conversation.register_user_messages
+        self.receiver = receiver if register else None
+        self.schedule = WorkerSchedule(
+            scenario, context.worker_index, context.worker_count, time_scale=context.time_scale
+        )
+        self.pool = Pool(arrival.max_in_flight)
+        self.max_lateness_ns = int(arrival.max_lateness_s * _NS)
+        self.counters = context.recorder.counters
+        self._plan = iter(self.schedule)
+        self._pending: PreparedSend | None = None  # prepared, not yet handed to the pool
+        self._dispatched: set[PreparedSend] = set()  # handed to the pool, not yet recorded
+        self.finished = False
+        self._stopping = False
+
+    def _prepare(self, planned: PlannedSend) -> PreparedSend:
+        return PreparedSend.prepare(self.context, planned)
+
+    def run(self) -> None:
+        """Dispatch the whole schedule, then wait (bounded) for the last responses."""
+        counters = self.counters
+        pool = self.pool
+        max_lateness_ns = self.max_lateness_ns
+        unyielding = 0  # sends handled back to back while behind schedule
+        for planned in self._plan:
+            send = self._pending = self._prepare(planned)
+            if send.intended_ns > time.time_ns():
+                sleep_until(send.intended_ns)
+                unyielding = 0
+            else:
+                unyielding += 1
+                if unyielding == YIELD_EVERY:  # behind: let the sends start and replies in
+                    gevent.sleep(0)
+                    unyielding = 0
+            if time.time_ns() - send.intended_ns > max_lateness_ns:
+                self._pending = None
+                self._not_sent(send, "behind schedule by more than max_lateness_s")
+                continue
+            if pool.full():
+                counters.pool_full += 1
+            self._dispatched.add(send)
+            pool.spawn(self._send, send)  # waits while max_in_flight requests are out
+            self._pending = None
+        self._drain(ENQUEUE_TIMEOUT_S + 1.0)
+        self.finished = True
+        counters.done = True
+        self.context.recorder.flush()
+
+    def stop(self) -> None:
+        """Locust stops the user: account what is left, let requests in flight finish briefly."""
+        if self.finished:
+            return
+        self._stopping = True  # a send the pool has not started yet will not leave now
+        stop_ns = time.time_ns()
+        send, self._pending = self._pending, None
+        if send is not None:
+            if send in self._dispatched:  # stopped while waiting for a free slot
+                self._dispatched.discard(send)
+                self._not_sent(send, "the run stopped before its send")
+            elif send.intended_ns < stop_ns:
+                self._not_sent(send, "the run stopped before its send")
+        for count, planned in enumerate(self._plan, start=1):
+            if self.context.start_ns + int(planned.intended_offset_s * _NS) >= stop_ns:
+                break
+            self._not_sent(self._prepare(planned), "the run stopped before its send")
+            if count % 1000 == 0:
+                gevent.sleep(0)  # a long backlog: let the responses in flight be read
+        self._drain(STOP_DRAIN_S)
+        self.finished = True
+        self.counters.done = True
+
+    def _drain(self, timeout_s: float) -> None:
+        """Wait for the requests in flight; then end them and record what they never got."""
+        self.pool.join(timeout=timeout_s)
+        self.pool.kill(block=True, timeout=1.0)
+        for send in list(self._dispatched):  # killed mid-request, or before it even started
+            self._dispatched.discard(send)
+            if send.sent_ns:
+                self.counters.transport_errors += 1
+                self._record(send, TRANSPORT_ERROR, error="the run stopped before the response")
+            else:
+                self._not_sent(send, "the run stopped before its send")
+
+    def _not_sent(self, send: PreparedSend, reason: str) -> None:
+        self.counters.not_sent += 1
+        self._record(send, NOT_SENT, error=reason)
+
+    def _send(self, send: PreparedSend) -> None:
+        counters = self.counters
+        if self._stopping:
+            self._dispatched.discard(send)
+            self._not_sent(send, "the run stopped before its send")
+            return
+        if self.receiver is not None and send.planned.engage is None:
+            self.receiver.register_messages([send.user_message()])  # as the platform would
+        sent_ns = time.time_ns()
+        lag_ns = sent_ns - send.intended_ns
+        if lag_ns > self.max_lateness_ns:  # waited too long for a free slot
+            self._dispatched.discard(send)
+            self._not_sent(send, "behind schedule by more than max_lateness_s")
+            return
+        send.sent_ns = sent_ns
+        counters.sent += 1
+        counters.lag.record(lag_ns)
+        if lag_ns > LATE_AFTER_NS:
+            counters.late += 1
+        status: int | None = None
+        length = 0
+        exception: Exception | None = None
+        try:
+            status, length = self.client.post(send.body)
+        except GreenletExit:
+            return  # _drain killed us, and records the send
+        except Exception as exc:
+            exception = exc
+        response_ns = time.time_ns()
+        self._dispatched.discard(send)
+        if status is None:
+            counters.transport_errors += 1
+            self._record(send, TRANSPORT_ERROR, error=f"{type(exception).__name__}: {exception}")
+        else:
+            counters.count_status(status)
+            self._record(send, SENT, status=status, response_ns=response_ns)
+            if status >= 400:
+                exception = StatusError(status)
+        self.request_event.fire(
+            request_type="POST",
+            name=REQUEST_NAME,
+            response_time=(response_ns - sent_ns) / 1e6,
+            response_length=length,
+            exception=exception,
+            context={},
+            response=None,
+            start_time=sent_ns / _NS,
+            url=self.client.url,
+        )
+
+    def _record(self, send: PreparedSend, state: str, **outcome: Any) -> None:
+        self.context.recorder.add(request_record(self.context, send, state, **outcome))

@@ -1,0 +1,115 @@
+"""The HTTP calls a worker makes, on geventhttpclient directly.
+
+Locust's ``FastHttpSession`` builds a response wrapper, a cookie jar lookup and a request
+event per call; the enqueue path needs none of it, and the open model needs a connection
+pool as large as ``max_in_flight``. Each call here is one pooled keep-alive request whose
+body is read to the end. The request event is fired by the caller, once, with the timings
+it records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from geventhttpclient import HTTPClient
+from geventhttpclient.url import URL
+
+from dumgum_loadtest.mock import ENQUEUE_PATH
+
+CONNECT_TIMEOUT_S = 5.0
+ENQUEUE_TIMEOUT_S = 30.0
+WAIT_POLL_S = 20.0
+"""Longest single long-poll to the receiver; a longer wait polls again."""
+
+
+class StatusError(Exception):
+    """An HTTP status the enqueue endpoint should not answer (reported to Locust as a failure)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def _client(base_url: str, concurrency: int, network_timeout_s: float) -> Any:
+    return HTTPClient.from_url(
+        URL(base_url),
+        concurrency=concurrency,
+        connection_timeout=CONNECT_TIMEOUT_S,
+        network_timeout=network_timeout_s,
+    )
+
+
+class EnqueueClient:
+    """``POST`` enqueue bodies to the target with the bearer token, on a pool of connections."""
+
+    def __init__(self, base_url: str, token: str, concurrency: int) -> None:
+        url = URL(base_url)
+        self.path = url.path.rstrip("/") + ENQUEUE_PATH
+        self.url = base_url.rstrip("/") + ENQUEUE_PATH
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+        }
+        self._client = _client(base_url, concurrency, ENQUEUE_TIMEOUT_S)
+
+    def post(self, body: bytes) -> tuple[int, int]:
+        """(status, response length); raises on a transport error."""
+        response = self._client.request("POST", self.path, body=body, headers=self._headers)
+        try:
+            content = response.read()
+        finally:
+            response.release()
+        return response.status_code, len(content)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ReceiverClient:
+    """The receiver's harness endpoints: the turn-end long-poll and user-message registration."""
+
+    def __init__(self, base_url: str, concurrency: int) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._prefix = URL(base_url).path.rstrip("/")
+        self._client = _client(base_url, concurrency, WAIT_POLL_S + 10.0)
+
+    def wait_for_turn_end(
+        self, user_id: str, persona_id: str, after_ns: int, timeout_s: float
+    ) -> tuple[str, int] | None:
+        """(event, recv_ns) of the pair's first terminal event after ``after_ns``; None: timeout."""
+        query = urlencode(
+            {
+                "userProfileId": user_id,
+                "personaProfileId": persona_id,
+                "after_ns": after_ns,
+                "timeout_s": f"{min(timeout_s, WAIT_POLL_S):.3f}",
+            }
+        )
+        response = self._client.get(f"{self._prefix}/_receiver/wait?{query}")
+        try:
+            content = response.read()
+        finally:
+            response.release()
+        if response.status_code == 204:
+            return None
+        if response.status_code != 200:
+            raise StatusError(response.status_code)
+        document = orjson.loads(content)
+        return str(document["event"]), int(document["recv_ns"])
+
+    def register_messages(self, messages: list[dict[str, Any]]) -> int:
+        response = self._client.post(
+            f"{self._prefix}/_receiver/messages",
+            body=orjson.dumps(messages),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            response.read()
+        finally:
+            response.release()
+        return int(response.status_code)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,143 @@
+"""The two Locust users: the open model's dispatcher and the closed model's conversation user.
+
+Run one class per scenario, named on the command line (``OpenModelUser`` for
+``arrival.model: open`` with one user per worker process, ``ConversationUser`` for ``closed``
+with ``arrival.users`` users); a user of the other model stops at once with a message. Both
+are FastHttpUsers: ``self.client`` serves ad-hoc calls, while enqueues go through a pooled
+``EnqueueClient`` shared by the process (see ``transport``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, constant, events, task
+from locust.exception import StopUser
+
+from dumgum_loadtest.errors import HarnessError
+from dumgum_loadtest.loadtest import worker
+from dumgum_loadtest.loadtest.closed import ConversationRunner
+from dumgum_loadtest.loadtest.openloop import OpenLoop
+from dumgum_loadtest.loadtest.options import listen
+from dumgum_loadtest.loadtest.transport import EnqueueClient, ReceiverClient
+from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
+
+logger = logging.getLogger("dumgum_loadtest.loadtest")
+
+# Per process: one connection pool per target, shared by the users.
+_enqueue_clients: dict[str, EnqueueClient] = {}
+_receiver_clients: dict[str, ReceiverClient] = {}
+_user_numbers = itertools.count()
+
+
+def _default_host(environment: Any, **_: Any) -> None:
+    """``--target-url`` also serves as Locust's host, so FastHttpUser has one."""
+    parsed = environment.parsed_options
+    target = getattr(parsed, "target_url", "") if parsed is not None else ""
+    if target and not environment.host:
+        environment.host = target
+
+
+listen(events.init, _default_host)
+
+
+def _enqueue_client(context: worker.WorkerContext, concurrency: int) -> EnqueueClient:
+    key = f"{context.options.target_url} {concurrency}"
+    client = _enqueue_clients.get(key)
+    if client is None:
+        client = _enqueue_clients[key] = EnqueueClient(
+            context.options.target_url, context.options.token, concurrency
+        )
+    return client
+
+
+def _receiver_client(context: worker.WorkerContext, concurrency: int) -> ReceiverClient | None:
+    url = context.options.receiver_url
+    if url is None:
+        return None
+    client = _receiver_clients.get(url)
+    if client is None:
+        client = _receiver_clients[url] = ReceiverClient(url, concurrency)
+    return client
+
+
+def _context_or_stop() -> worker.WorkerContext:
+    try:
+        return worker.current()
+    except HarnessError as exc:
+        logger.error("dumgum-loadtest: %s", exc)
+        raise StopUser() from None
+
+
+class OpenModelUser(FastHttpUser):
+    """Runs this worker's share of an open-model schedule (run one per worker process)."""
+
+    wait_time = constant(1)
+    _loop: OpenLoop | None = None
+
+    def on_start(self) -> None:
+        context = _context_or_stop()
+        arrival = context.options.scenario.arrival
+        if not isinstance(arrival, OpenArrival):
+            logger.error(
+                "dumgum-loadtest: %s is a closed model: run ConversationUser",
+                context.options.scenario_path,
+            )
+            raise StopUser()
+        if context.open_generator_taken:
+            logger.warning("dumgum-loadtest: one OpenModelUser per process runs; this one idles")
+            return
+        context.open_generator_taken = True
+        client = _enqueue_client(context, arrival.max_in_flight)
+        receiver = _receiver_client(context, arrival.max_in_flight)
+        self._loop = OpenLoop(context, client, self.environment.events.request, receiver)
+
+    @task
+    def run_schedule(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.finished:
+            loop.run()
+
+    def on_stop(self) -> None:
+        if self._loop is not None:
+            self._loop.stop()
+
+
+class ConversationUser(FastHttpUser):
+    """One closed-model conversation user: turn, wait for the answer, think, next turn."""
+
+    wait_time = constant(0)
+    _runner: ConversationRunner | None = None
+
+    def on_start(self) -> None:
+        context = _context_or_stop()
+        arrival = context.options.scenario.arrival
+        if not isinstance(arrival, ClosedArrival):
+            logger.error(
+                "dumgum-loadtest: %s is an open model: run OpenModelUser",
+                context.options.scenario_path,
+            )
+            raise StopUser()
+        client = _enqueue_client(context, arrival.users)
+        receiver = _receiver_client(context, arrival.users)
+        rng = random.Random(
+            f"{context.options.scenario.seed}:closed:{context.label}:{next(_user_numbers)}"
+        )
+        self._runner = ConversationRunner(
+            context, client, receiver, self.environment.events.request, rng
+        )
+
+    @task
+    def converse(self) -> None:
+        if self._runner is None:
+            gevent.sleep(1.0)
+            return
+        self._runner.run_conversation()
+
+    def on_stop(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()

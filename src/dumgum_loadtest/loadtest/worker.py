@@ -1,0 +1,172 @@
+"""What one Locust process shares among its users: options, clocks, ids, factory, recorder.
+
+Built on ``test_start`` in every process that runs users (a worker, or the single process of
+a standalone run) and closed on ``test_stop``/``quitting``. The master (or the standalone
+runner) fixes, at ``test_start``, the schedule's origin and the number of workers; Locust
+forwards both to the workers with the spawn message, so stages switch at the same instant in
+every process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import orjson
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from dumgum_loadtest.errors import HarnessError
+from dumgum_loadtest.loadtest.options import listen
+from dumgum_loadtest.loadtest.recorder import Recorder
+from dumgum_loadtest.loadtest.settings import GeneratorOptions, resolve_options
+from dumgum_loadtest.records import TAG_REQUEST, TAG_RUN
+from dumgum_loadtest.scenarios.draw import DrawnRequest, RequestFactory
+from dumgum_loadtest.scenarios.population import ScenarioPopulation
+from dumgum_loadtest.scenarios.schedule import time_scale_for
+
+logger = logging.getLogger("dumgum_loadtest.loadtest")
+
+START_DELAY_S = 0.5
+"""Distributed runs start the schedule this long after the master's test_start, so every
+worker has its spawn message before the first intended send."""
+
+# Set on the master's parsed options at test_start; Locust forwards them to the workers.
+START_NS_OPTION = "dlt_start_ns"
+WORKERS_OPTION = "dlt_workers"
+
+# Per process, across tests (the web UI can start several into one run directory): ids stay
+# unique.
+_REQUESTS = itertools.count()
+_CONVERSATIONS = itertools.count()
+
+
+@dataclass
+class WorkerContext:
+    """One Locust process's share of the run: its ids, the body factory, the recorder."""
+
+    options: GeneratorOptions
+    worker_index: int
+    worker_count: int
+    start_ns: int  # epoch ns of the schedule's origin (offset 0)
+    time_scale: float
+    recorder: Recorder
+    factory: RequestFactory
+    active_pairs: set[tuple[str, str]] = field(default_factory=set)  # closed-model pairs in play
+    open_generator_taken: bool = False
+
+    @property
+    def population(self) -> ScenarioPopulation:
+        """The factory's population: one per process, so new personas are handed out once."""
+        return self.factory.population
+
+    @property
+    def label(self) -> str:
+        return self.recorder.worker
+
+    def next_request_id(self) -> str:
+        """Unique across workers: ``<worker>-<n>``."""
+        return f"{self.recorder.worker}-{next(_REQUESTS)}"
+
+    def next_conversation_id(self) -> str:
+        return f"{self.recorder.worker}-c{next(_CONVERSATIONS)}"
+
+    def body_bytes(self, drawn: DrawnRequest, request_id: str) -> bytes:
+        """The enqueue JSON with the harness's correlation ids in ``tags``."""
+        body = dict(drawn.body)
+        body["tags"] = {TAG_RUN: self.options.run_id, TAG_REQUEST: request_id}
+        return orjson.dumps(body)
+
+    def close(self) -> None:
+        self.recorder.close()
+
+
+_context: WorkerContext | None = None
+_context_error: str | None = None
+
+
+def current() -> WorkerContext:
+    """This process's context; raises HarnessError when it could not be built."""
+    if _context is None:
+        raise HarnessError(_context_error or "the load test has not started in this process")
+    return _context
+
+
+def _build(environment: Any) -> WorkerContext:
+    parsed = environment.parsed_options
+    options = resolve_options(parsed, environment.host)
+    runner = environment.runner
+    worker_index = (
+        int(getattr(runner, "worker_index", 0)) if isinstance(runner, WorkerRunner) else 0
+    )
+    worker_count = int(getattr(parsed, WORKERS_OPTION, 0) or 1)
+    start_ns = int(getattr(parsed, START_NS_OPTION, 0) or time.time_ns())
+    scenario = options.scenario
+    time_scale = time_scale_for(scenario)
+    label = str(worker_index)
+    factory = RequestFactory(
+        scenario,
+        random.Random(f"{scenario.seed}:draw:{label}"),
+        force_test_mode=options.force_test_mode,
+        time_scale=time_scale,
+    )
+    recorder = Recorder(options.run_dir, label).start()
+    return WorkerContext(
+        options, worker_index, worker_count, start_ns, time_scale, recorder, factory
+    )
+
+
+def _check_options(environment: Any, **_: Any) -> None:
+    """Fail fast (headless) on a bad scenario or a missing token, before any load."""
+    try:
+        parsed = environment.parsed_options
+        if parsed is None or isinstance(environment.runner, WorkerRunner):
+            return
+        if not getattr(parsed, "headless", False) and not getattr(parsed, "scenario", ""):
+            return  # the web UI asks for the scenario
+        try:
+            resolve_options(parsed, environment.host)
+        except HarnessError as exc:
+            raise SystemExit(f"dumgum-loadtest: {exc}") from None
+    finally:
+        # Locust arms its --run-time timer next, relative to the event loop's cached clock;
+        # after the imports and the scenario load (a second or more without a loop iteration)
+        # that clock is stale and the run would end early (measured: 3.7 s for --run-time 6s).
+        gevent.get_hub().loop.update_now()
+
+
+def _on_test_start(environment: Any, **_: Any) -> None:
+    global _context, _context_error
+    runner = environment.runner
+    parsed = environment.parsed_options
+    if isinstance(runner, MasterRunner):
+        setattr(parsed, START_NS_OPTION, time.time_ns() + int(START_DELAY_S * 1e9))
+        setattr(parsed, WORKERS_OPTION, max(1, runner.worker_count))
+        return
+    if not isinstance(runner, WorkerRunner) and parsed is not None:
+        setattr(parsed, START_NS_OPTION, time.time_ns())
+        setattr(parsed, WORKERS_OPTION, 1)
+    if _context is not None:
+        _context.close()
+    _context, _context_error = None, None
+    try:
+        _context = _build(environment)
+    except HarnessError as exc:
+        _context_error = str(exc)
+        logger.error("dumgum-loadtest: %s", exc)
+
+
+def _close(**_: Any) -> None:
+    if _context is not None:
+        _context.close()
+
+
+listen(events.init, _check_options)
+listen(events.test_start, _on_test_start)
+listen(events.test_stop, _close)
+listen(events.quitting, _close)
