@@ -299,9 +299,9 @@ def _validate_mix(fields: dict[str, Categorical], where: str) -> dict[str, Categ
 class Slos(_Section):
     """Objectives the run is judged by (exit code 1 when one fails).
 
-    Answer times (``first_answer_*_s``) are in DumGum's seconds, i.e. simulated seconds
-    (real seconds / the mock's time scale), so an objective reads the same at any time scale
-    and against the real API; ``enqueue_p99_ms`` is the real HTTP round trip, never scaled.
+    Answer times (``first_answer_*_s``) are real seconds, as the run measures them (from the
+    intended send; an unanswered request counts as its deadline): against a mock running at
+    time scale 0.1, a 60 s objective in DumGum's own seconds is written 6.
     """
 
     first_answer_p99_s: float | None = Field(default=None, gt=0)
