@@ -1,0 +1,155 @@
+"""``render_markdown(analysis)``: the report's essentials for a pull request or a chat message.
+
+Warnings, verdict, SLOs, capacity, outcomes, key latencies and the drop and loss rates with
+their confidence intervals, as GitHub-flavoured Markdown tables; figures only by reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dumgum_loadtest.analysis.analyse import Analysis
+from dumgum_loadtest.report import _format as f
+
+_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]<>|#"})
+
+
+def md(value: Any) -> str:
+    """Text from data, safe inside a table cell: no markup, no line breaks, pipes escaped."""
+    text = value if isinstance(value, str) else f.plain(value)
+    return " ".join(text.split()).translate(_MD_SPECIAL)
+
+
+def code(value: Any) -> str:
+    """Text from data as a code span: no backticks or line breaks inside, pipes escaped."""
+    text = " ".join(f.plain(value).replace("`", "'").split())
+    return f"`{text}`".replace("|", "\\|")
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
+    """A GitHub table; cells are already formatted (and escaped with ``md`` where from data)."""
+    align = ["---:" if i >= numeric_from else ":---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if not rows:
+        lines.append("| " + " | ".join(["no data", *[""] * (len(headers) - 1)]) + " |")
+    return "\n".join(lines)
+
+
+def _slo_table(summary: Mapping[str, Any]) -> str:
+    rows = []
+    for row in summary.get("slo") or []:
+        if isinstance(row, Mapping):
+            name = str(row.get("objective"))
+            rows.append(
+                [
+                    code(name),
+                    f.slo_value(name, row.get("target")),
+                    f.slo_value(name, row.get("measured")),
+                    "✅ pass" if row.get("pass") else "❌ fail",
+                ]
+            )
+    if not rows:
+        return "The scenario sets no service-level objectives: nothing is judged."
+    return md_table(["objective", "target", "measured", "result"], rows)
+
+
+def _outcome_table(summary: Mapping[str, Any]) -> str:
+    rows, scheduled = f.outcome_rows(summary)
+    body = [[md(name), f.count(n), f.percent(share, 1)] for name, n, share in rows]
+    body.append(["**scheduled**", f"**{f.count(scheduled)}**", ""])
+    return md_table(["outcome", "requests", "share"], body)
+
+
+def _latency_table(summary: Mapping[str, Any]) -> str:
+    latency = summary.get("latency_s")
+    rows = []
+    for stage, label in f.STAGE_LABELS.items():
+        views = f.dig(latency, stage, "from_intended")
+        if not isinstance(views, Mapping):
+            continue
+        second = "censored" if "censored" in views else "all_sent"
+        rows.append(
+            [
+                label,
+                f.seconds(f.dig(views, "answered", "p50")),
+                f.seconds(f.dig(views, "answered", "p99")),
+                f.seconds(f.dig(views, second, "p50")),
+                f.seconds(f.dig(views, second, "p99")),
+                f.count(f.dig(views, second, "count")),
+            ]
+        )
+    headers = ["stage (from intended send)", "answered p50", "answered p99",
+               "censored p50", "censored p99", "n"]  # fmt: skip
+    return md_table(headers, rows)
+
+
+def _capacity_table(capacity: Mapping[str, Any]) -> str:
+    rows = [
+        [
+            md(p.get("stage")),
+            f.rate_rps(p.get("offered_rps")),
+            f.rate_rps(p.get("answers_rps")),
+            f.seconds(p.get("p99_s")),
+            f.percent(p.get("drop_rate")),
+            "✅" if p.get("meets_slos") else "❌",
+        ]
+        for p in capacity.get("plateaus") or []
+        if isinstance(p, Mapping)
+    ]
+    return md_table(["plateau", "offered", "answers", "p99 first answer", "drops", "SLOs"], rows)
+
+
+def render_markdown(analysis: Analysis, figures: Mapping[str, str] | None = None) -> str:
+    """The Markdown report; ``figures`` maps plot names to relative PNG paths to link."""
+    summary = analysis.summary
+    figures = figures or {}
+    word, reason = f.verdict(summary)
+    icon = {"PASS": "✅", "FAIL": "❌"}.get(word, "\u2796")
+    out = [f"# Load test report: {md(summary.get('scenario') or 'unnamed scenario')}", ""]
+    for message, reasons in f.warnings(summary):
+        out.append(f"> **⚠️ {md(message)}**")
+        out += [f"> - {md(r)}" for r in reasons]
+        out.append("")
+    out += [
+        f"**{icon} {word}**: {md(reason)}",
+        "",
+        f"Run {code(summary.get('run_id'))} · target {md(summary.get('target'))} · "
+        f"{md(summary.get('duration_s'))} s of load ({md(summary.get('warmup_s'))} s warm-up) "
+        f"· status {md(summary.get('status'))}",
+        "",
+    ]
+    capacity = summary.get("capacity")
+    if isinstance(capacity, Mapping):
+        out += ["## Capacity", "", f"**{md(capacity.get('sentence') or f.DASH)}**", ""]
+        if "capacity" in figures:
+            out += [f"![Capacity curve]({figures['capacity']})", ""]
+        out += [_capacity_table(capacity), ""]
+    out += ["## SLOs", "", _slo_table(summary), ""]
+    out += ["## Outcomes", "", _outcome_table(summary), ""]
+    out += [
+        "## Rates (95 % CI)",
+        "",
+        md_table(
+            ["rate", "value [95 % CI] (count of trials)"],
+            [
+                ["drop rate", f.interval(summary.get("drop_rate"))],
+                ["loss rate", f.interval(summary.get("loss_rate"))],
+                ["rejected rate", f.interval(summary.get("rejected_rate"))],
+                ["goodput", f.rate_rps(summary.get("goodput_rps"))],
+            ],
+        ),
+        "",
+        "## Latency",
+        "",
+        md(f.time_scale_note(summary)),
+        "",
+        _latency_table(summary),
+        "",
+    ]
+    for name, title in (("latency-cdf", "Latency CDF"), ("over-time", "Over time")):
+        if name in figures:
+            out += [f"![{title}]({figures[name]})", ""]
+    out.append("_Full report with every table and plot: `report.html` in the run directory._")
+    return "\n".join(out) + "\n"
