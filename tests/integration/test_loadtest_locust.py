@@ -262,3 +262,39 @@ def test_options_reach_forked_workers_which_share_the_schedule_origin(
         assert progress(run_dir, str(index))["done"] is True
     assert origins[0] == origins[1]  # one origin: stages switch at the same instant
     assert {row["stage"] for row in rows} == {"steady", "up"} - {"steady"} | {"stage-1", "up"}
+
+
+def test_a_closed_model_user_gives_up_at_the_deadline_and_registers_its_messages(
+    make_stack: StackFactory, tmp_path: Path
+) -> None:
+    stack = make_stack()
+    # Answers come after the buffer (5 s x 0.01) and generation (1 s x 0.01): 60 ms at least.
+    scenario = make_scenario(
+        {"model": "closed", "users": 2, "spawn_rate_per_s": 100, "answer_timeout_s": 0.02},
+        duration_s=2,
+        conversation={
+            "burst_size": {1: 1.0},
+            "turns": {3: 1.0},
+            "engage_share": 0.0,
+            "register_user_messages": True,
+        },
+    )
+    run_dir, output = run_locust(tmp_path, stack, scenario)
+    turns = [
+        orjson.loads(line) for line in (run_dir / "raw" / "turns-0.jsonl").read_bytes().splitlines()
+    ]
+    gave_up = [turn for turn in turns if turn["outcome"] == "gave_up"]
+    assert len(gave_up) >= 4
+    for turn in gave_up:
+        assert turn["turn"] == 0  # a user whose answer never came moves on to a new pair
+        assert turn["deadline_ns"] - turn["wait_from_ns"] < 40_000_000
+    assert progress(run_dir)["gave_up"] == len(gave_up)
+    assert "gave up at the deadline" in output  # a failed wait in Locust's statistics
+    # Each user message was registered with the receiver before its enqueue.
+    first = records(run_dir)[0]
+    history = stack.client.get(
+        f"{stack.receiver.url}/chat-history",
+        params={"userProfileId": first["user_id"], "personaProfileId": first["persona_id"]},
+    ).json()
+    ids = {message["id"] for message in history["messages"]}
+    assert f"msg-{first['request_id']}" in ids

@@ -3,7 +3,14 @@
 ``locust_command`` returns the argv of one headless Locust run of a scenario: standalone for
 one worker, ``--processes N`` (a master and N forked workers) otherwise. The generator's own
 options travel on that command line (forked workers inherit it, and the master forwards them
-with every spawn message); the token travels only in the environment (``TOKEN_ENV``).
+with every spawn message); the token travels only in the environment (``TOKEN_ENV``). E.g.,
+an open model with two workers::
+
+    DUMGUM_LOADTEST_TOKEN=... python -m locust -f .../dumgum_loadtest/loadtest/locustfile.py
+      --headless --host URL --users 2 --spawn-rate 2 --run-time 63s --stop-timeout 0
+      --only-summary --exit-code-on-error 0 --scenario RUN/scenario.yaml --run-dir RUN
+      --run-id ID --target-url URL --processes 2 --master-bind-host 127.0.0.1
+      --master-bind-port P --master-port P --receiver-url RECEIVER OpenModelUser
 """
 
 from __future__ import annotations
