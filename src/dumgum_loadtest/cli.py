@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,24 +11,8 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from dumgum_loadtest import __version__
-from dumgum_loadtest.errors import HarnessError, config_error_from_validation
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _clean_errors(command: F) -> F:
-    """Library errors become one clear line on stderr and their exit code, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except HarnessError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
+from dumgum_loadtest.cli_errors import clean_errors
+from dumgum_loadtest.errors import config_error_from_validation
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -79,7 +61,7 @@ def main() -> None:
 )
 @click.option("--log-level", default="warning", show_default=True)
 @click.option("--print-config", is_flag=True, help="Print the resolved model as YAML and exit.")
-@_clean_errors
+@clean_errors
 def mock(
     config_path: Path | None,
     tokens: tuple[str, ...],
@@ -128,7 +110,7 @@ def mock(
     help="Directory for events-<pid>.jsonl and calls-<pid>.jsonl [default: reports/receiver].",
 )
 @click.option("--log-level", default="warning", show_default=True)
-@_clean_errors
+@clean_errors
 def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     """Serve the customer endpoints: incoming content, profile, chat history, memory."""
     from dumgum_loadtest.receiver import ReceiverSettings
@@ -183,7 +165,7 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     default=None,
     help="Real URL only: where DumGum reaches the receiver (printed for the dashboard).",
 )
-@_clean_errors
+@clean_errors
 def run(
     scenario: Path,
     spend_cap_eur: str | None,
@@ -207,6 +189,61 @@ def run(
     raise SystemExit(result.exit_code)
 
 
+@main.command("scenarios")
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("scenarios")
+)
+@clean_errors
+def scenarios_command(directory: Path) -> None:
+    """List and validate the scenario files of DIRECTORY (exit 1 when one is invalid)."""
+    from dumgum_loadtest.errors import ConfigError
+    from dumgum_loadtest.scenarios.fit import list_scenarios
+
+    found = list_scenarios(directory)
+    if not found:
+        raise ConfigError(f"{directory}: no *.yaml scenario files here")
+    invalid = 0
+    for path, loaded in found:
+        if isinstance(loaded, ConfigError):
+            invalid += 1
+            click.echo(f"INVALID  {path}\n{loaded}")
+            continue
+        first_line = loaded.description.splitlines()[0] if loaded.description else ""
+        click.echo(
+            f"ok       {path}  ({loaded.arrival.model} model, {loaded.run_duration_s:g} s)"
+            f"  {first_line}"
+        )
+    raise SystemExit(1 if invalid else 0)
+
+
+@main.group("scenario")
+def scenario_group() -> None:
+    """Work on scenario files."""
+
+
+@scenario_group.command("fit")
+@click.argument("sample", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", default="fitted", show_default=True, help="The scenario's name.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the scenario here [default: print it].",
+)
+@clean_errors
+def scenario_fit(sample: Path, name: str, out_path: Path | None) -> None:
+    """Derive a scenario's mix from SAMPLE.jsonl (one production enqueue body per line)."""
+    from dumgum_loadtest.scenarios.fit import fit_scenario
+
+    text = fit_scenario(sample, name)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        out_path.write_text(text)
+        click.echo(f"wrote {out_path}", err=True)
+
+
 @main.command()
 @click.option(
     "--out",
@@ -217,13 +254,41 @@ def run(
 )
 @click.option("--time-scale", type=float, default=0.2, show_default=True)
 @click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True)
-@_clean_errors
+@clean_errors
 def demo(out_dir: Path | None, time_scale: float, timeout_s: float) -> None:
     """Start the mock and the customer endpoints, send the reference's example, print the events."""
     from dumgum_loadtest.demo import run_demo
 
     out_dir = out_dir or Path("reports") / time.strftime("demo-%Y%m%d-%H%M%S")
     run_demo(out_dir, time_scale=time_scale, timeout_s=timeout_s, echo=click.echo)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@clean_errors
+def report(run_dir: Path) -> None:
+    """Rebuild summary.json, report.html and report.md of RUN_DIR from its raw records."""
+    from dumgum_loadtest.errors import ConfigError
+    from dumgum_loadtest.report import rebuild
+
+    if not (run_dir / "scenario.yaml").is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no scenario.yaml)")
+    analysis = rebuild(run_dir)
+    summary = analysis.summary
+    verdict = "PASS" if summary["passed"] else "FAIL"
+    cut = " (the run was cut short)" if summary["interrupted"] else ""
+    click.echo(f"{verdict}{cut}: " + ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items()))
+    click.echo(f"report: {run_dir / 'report.html'}")
+    raise SystemExit(0 if summary["passed"] else 1)
+
+
+def _register_cost() -> None:
+    from dumgum_loadtest.cost.commands import cost
+
+    main.add_command(cost)
+
+
+_register_cost()
 
 
 if __name__ == "__main__":

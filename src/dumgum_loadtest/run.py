@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +23,12 @@ import yaml
 
 from dumgum_loadtest.analysis.analyse import analyse
 from dumgum_loadtest.analysis.load import load_raw
+from dumgum_loadtest.analysis.outcomes import classify
 from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, read_worker_progress
 from dumgum_loadtest.records import RAW_DIR
+from dumgum_loadtest.report import write_reports
 from dumgum_loadtest.rundir import (
     create_run_dir,
     environment,
@@ -142,6 +145,26 @@ def longest_deadline_s(scenario: Scenario) -> float:
     return max(values) + max(buffers)
 
 
+def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> None:
+    """Copy the price sheet the run uses into the run directory, so reports rebuild with it."""
+    from dumgum_loadtest.cost.section import RUN_PRICE_SHEET
+    from dumgum_loadtest.cost.sheet import (
+        DEFAULT_SHEET_PATH,
+        pricing_candidates,
+        resolve_price_sheet,
+    )
+
+    resolve_price_sheet(scenario.pricing, scenario_path)  # fails early, naming the file
+    if scenario.pricing is None:
+        candidates = [DEFAULT_SHEET_PATH]
+    else:
+        candidates = pricing_candidates(scenario.pricing, scenario_path)
+    for candidate in candidates:
+        if candidate.is_file():
+            shutil.copyfile(candidate, run_dir / RUN_PRICE_SHEET)
+            return
+
+
 def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     scenario = resolve_scenario(options)
     target = scenario.target
@@ -154,6 +177,7 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     run_id = new_run_id(scenario.name)
     run_dir = create_run_dir(options.out_dir, run_id)
     write_scenario(run_dir, scenario)
+    keep_price_sheet(scenario, options.scenario_path, run_dir)
     session = _Session(scenario, options, run_id, run_dir, token, policy, workers, echo)
     try:
         return session.execute(time_scale)
@@ -308,6 +332,7 @@ class _Session:
         self._write_meta("interrupted" if interrupted else "completed")
         analysis = analyse(self.run_dir, scenario)
         write_json(self.run_dir / "summary.json", analysis.summary)
+        write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
         exit_code = 0 if analysis.summary["passed"] else 1
         return RunResult(self.run_dir, analysis.summary, exit_code, self.notes)
@@ -410,19 +435,21 @@ class _Session:
         """Let conversations in flight finish, bounded by the longest deadline in the mix."""
         bound_s = longest_deadline_s(self.scenario) * time_scale + SETTLE_GRACE_S
         deadline = time.monotonic() + (min(bound_s, 10.0) if interrupted else bound_s)
-        tail = EventTail(self.run_dir)
-        quiet_since = time.monotonic()
-        last_events = -1
         while time.monotonic() < deadline:
-            if self.mock_url is not None and self._mock_quiet():
+            if self.mock_url is not None:
+                if self._mock_quiet():
+                    return
+            elif self._all_resolved(time_scale):
                 return
-            tail.poll()
-            if tail.events != last_events:
-                last_events, quiet_since = tail.events, time.monotonic()
-            elif self.mock_url is None and time.monotonic() - quiet_since > 30.0:
-                return  # a real API: nothing new for 30 s
-            time.sleep(0.2)
+            time.sleep(0.2 if self.mock_url is not None else 1.0)
         self.notes.append(f"settling stopped at its bound ({bound_s:.1f} s)")
+
+    def _all_resolved(self, time_scale: float) -> bool:
+        """Real API: every accepted request answered, dropped or merged (none still lost)."""
+        raw = load_raw(self.run_dir)
+        if raw.requests.empty:
+            return True
+        return bool((classify(raw.requests, raw.events, time_scale) != "lost").all())
 
     def _mock_quiet(self) -> bool:
         ledger = self._fetch_ledger()
@@ -464,9 +491,15 @@ class _Session:
         for row in summary["slo"]:
             verdict = "pass" if row["pass"] else "FAIL"
             self.echo(f"SLO {row['objective']}: {row['measured']} vs {row['target']} {verdict}")
+        cost = summary.get("cost") or {}
+        projected = (cost.get("projected") or {}).get("total_eur")
+        if projected is not None:
+            measured = (cost.get("measured") or {}).get("total_eur")
+            self.echo(f"cost: projected {projected} EUR as if live, measured {measured} EUR")
         for note in self.notes:
             self.echo(f"note: {note}")
         self.echo(f"run directory: {self.run_dir}")
+        self.echo(f"report: {self.run_dir / 'report.html'}")
 
 
 __all__ = ["RunOptions", "RunResult", "run_scenario"]

@@ -17,7 +17,7 @@ from dumgum_loadtest.serving import free_port
 pytestmark = pytest.mark.e2e
 
 CLI = str(Path(sys.executable).parent / "dumgum-loadtest")
-COMMANDS = ["mock", "receiver", "demo"]
+COMMANDS = ["mock", "receiver", "demo", "run", "scenarios", "scenario", "report", "cost"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -237,4 +237,28 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     ledger = read_json(run_dir / "mock-ledger.json")
     if ledger:
         summary["mock_ledger"] = ledger
+    summary["cost"] = _cost(run_dir, raw, requests, outcome, time_scale, scenario, ledger)
     return Analysis(summary, requests, stamps, outcome, seconds)
+
+
+def _cost(
+    run_dir: Path,
+    raw: RawRecords,
+    requests: pd.DataFrame,
+    outcome: pd.Series,
+    time_scale: float,
+    scenario: Scenario,
+    ledger: dict[str, Any],
+) -> dict[str, Any]:
+    from dumgum_loadtest.cost.section import RUN_PRICE_SHEET, cost_section
+    from dumgum_loadtest.cost.sheet import load_price_sheet
+
+    kept = run_dir / RUN_PRICE_SHEET
+    return cost_section(
+        RawRecords(requests, raw.events, raw.calls, raw.unreadable_lines),
+        outcome,
+        time_scale=time_scale,
+        sheet=load_price_sheet(kept) if kept.is_file() else None,
+        scenario=scenario,
+        mock_ledger=ledger or None,
+    )

@@ -3,33 +3,35 @@
 Library first: ``load_price_sheet``, ``run_cost`` / ``cost_section`` (summary.json's ``cost``),
 ``project_cost`` (a month without load), ``simulate_cost`` (its Monte-Carlo check),
 ``apply_settings`` and ``compare`` (what-ifs) and ``calibrate`` (a sheet from a run).
+Names load on first use, so the CLI starts without pandas and matplotlib.
 """
 
-from dumgum_loadtest.cost.lines import CostLine
-from dumgum_loadtest.cost.projection import Projection, project_cost
-from dumgum_loadtest.cost.runs import run_cost
-from dumgum_loadtest.cost.section import cost_section, cost_section_for_run_dir
-from dumgum_loadtest.cost.sheet import (
-    PriceSheet,
-    default_price_sheet,
-    load_price_sheet,
-    parse_price_sheet,
-    resolve_price_sheet,
-)
-from dumgum_loadtest.cost.simulate import SimulatedMonth, simulate_cost
+from __future__ import annotations
 
-__all__ = [
-    "CostLine",
-    "PriceSheet",
-    "Projection",
-    "SimulatedMonth",
-    "cost_section",
-    "cost_section_for_run_dir",
-    "default_price_sheet",
-    "load_price_sheet",
-    "parse_price_sheet",
-    "project_cost",
-    "resolve_price_sheet",
-    "run_cost",
-    "simulate_cost",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "CostLine": "lines",
+    "Projection": "projection",
+    "project_cost": "projection",
+    "run_cost": "runs",
+    "cost_section": "section",
+    "cost_section_for_run_dir": "section",
+    "PriceSheet": "sheet",
+    "default_price_sheet": "sheet",
+    "load_price_sheet": "sheet",
+    "parse_price_sheet": "sheet",
+    "resolve_price_sheet": "sheet",
+    "SimulatedMonth": "simulate",
+    "simulate_cost": "simulate",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

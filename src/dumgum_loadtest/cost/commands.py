@@ -7,34 +7,14 @@ one function, print; a HarnessError becomes one line on stderr and its exit code
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-import orjson
 
-from dumgum_loadtest.cost.calibrate import calibrate
-from dumgum_loadtest.cost.render import study_text, write_chart
-from dumgum_loadtest.cost.sheet import load_price_sheet
-from dumgum_loadtest.cost.whatif import SET_SYNTAX, study_cost
-from dumgum_loadtest.errors import HarnessError
+from dumgum_loadtest.cli_errors import clean_errors
+from dumgum_loadtest.cost.syntax import SET_SYNTAX
 
-F = TypeVar("F", bound=Callable[..., Any])
 _FILE = click.Path(path_type=Path, dir_okay=False)
-
-
-def _clean_errors(command: F) -> F:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except HarnessError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class _ProjectByDefault(click.Group):
@@ -97,7 +77,7 @@ def cost() -> None:
 @click.option("--chart", type=_FILE, default=None, help="Write a PNG bar chart by feature here.")
 @click.option("--json", "json_path", type=_FILE, default=None, help="Write the figures as JSON.")
 @click.option("--no-rules", is_flag=True, help="Leave out the billing rules and assumptions.")
-@_clean_errors
+@clean_errors
 def project(
     scenario: Path,
     volume: str,
@@ -110,6 +90,11 @@ def project(
     no_rules: bool,
 ) -> None:
     """Project SCENARIO's monthly cost at a volume, by feature, with a 95 % range."""
+    import orjson
+
+    from dumgum_loadtest.cost.render import study_text, write_chart
+    from dumgum_loadtest.cost.whatif import study_cost
+
     study = study_cost(
         scenario,
         volume,
@@ -135,9 +120,12 @@ def project(
     default=None,
     help="Sheet for the prices a run cannot observe [default: scenarios/pricing/default.yaml].",
 )
-@_clean_errors
+@clean_errors
 def calibrate_command(run_dir: Path, out: Path | None, base: Path | None) -> None:
     """Write a price sheet from the answer.cost values RUN_DIR received (per chat model)."""
+    from dumgum_loadtest.cost.calibrate import calibrate
+    from dumgum_loadtest.cost.sheet import load_price_sheet
+
     text = calibrate(run_dir, load_price_sheet(base) if base is not None else None)
     if out is None:
         click.echo(text, nl=False)

@@ -26,13 +26,10 @@ from dumgum_loadtest.cost.rules import (
     rate_str,
 )
 from dumgum_loadtest.cost.sheet import PriceSheet, load_price_sheet, resolve_price_sheet
+from dumgum_loadtest.cost.syntax import SET_SYNTAX
 from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.scenarios.model import Scenario, load_scenario, parse_scenario
 
-SET_SYNTAX = (
-    "PATH=VALUE, e.g. mix.fields.replyParameters.generatePersonality='{true: 0.5, false: 0.5}'"
-    " or population.new_personas_per_day=50"
-)
 _PERIODS = {"day": 1.0, "month": float(DAYS_PER_MONTH)}
 
 
