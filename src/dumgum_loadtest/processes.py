@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -13,6 +15,22 @@ from types import TracebackType
 import httpx
 
 from dumgum_loadtest.errors import TargetError
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the run process dies.
+
+    A run killed with SIGKILL cannot stop its children itself; without this the mock and the
+    receiver would outlive it.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: children are still ended by stop() on every normal exit
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def cli_command(*args: str) -> list[str]:
@@ -42,6 +60,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env=self._env,
                 start_new_session=True,  # Ctrl-C reaches us, and we end children in order
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         return self
 
