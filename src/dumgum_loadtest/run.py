@@ -211,6 +211,8 @@ class _Session:
         self.processes: list[ManagedProcess] = []
         self.mock_url: str | None = None
         self.notes: list[str] = []
+        self.servers: dict[str, Any] = {}
+        self.generator_cpu_max_pct = 0.0  # the busiest worker at any progress tick
 
     # -- processes ----------------------------------------------------------------------
 
@@ -325,6 +327,7 @@ class _Session:
         interrupted = self._watch(locust, started)
         self._settle(time_scale, interrupted)
         ledger = self._fetch_ledger()
+        self.servers = self._server_health(ledger, receiver_url)
         self.stop_all()
         if ledger is not None:
             write_json(self.run_dir / "mock-ledger.json", ledger)
@@ -345,6 +348,8 @@ class _Session:
                 "status": status,
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "notes": self.notes,
+                "servers": self.servers,
+                "generator_cpu_max_pct": round(self.generator_cpu_max_pct, 1),
             },
         )
 
@@ -413,6 +418,7 @@ class _Session:
 
     def _print_progress(self, elapsed_s: float, tail: EventTail) -> None:
         counts = read_worker_progress(self.run_dir)
+        self.generator_cpu_max_pct = max(self.generator_cpu_max_pct, counts.get("cpu_pct", 0.0))
         sent = int(counts.get("sent", 0))
         self.echo(
             f"  {elapsed_s:6.1f} s  scheduled {int(counts.get('scheduled', 0))}"
@@ -459,6 +465,18 @@ class _Session:
         return bool(
             gauges.get("replies_in_progress", 1) == 0 and gauges.get("buffered_enqueues", 1) == 0
         )
+
+    def _server_health(self, ledger: dict[str, Any] | None, receiver_url: str) -> dict[str, Any]:
+        """Event-loop lag of the mock and the receiver, for the report's run health."""
+        servers: dict[str, Any] = {}
+        if ledger is not None:
+            servers["mock"] = {"loop_lag_ms": ledger.get("gauges", {}).get("loop_lag_ms")}
+        try:
+            stats = httpx.get(f"{receiver_url}/_receiver/stats", timeout=5).json()
+            servers["receiver"] = {"loop_lag_ms": stats.get("loop_lag_ms")}
+        except (httpx.TransportError, ValueError):
+            self.notes.append("the receiver's stats could not be read at the end")
+        return servers
 
     def _fetch_ledger(self) -> dict[str, Any] | None:
         if self.mock_url is None:

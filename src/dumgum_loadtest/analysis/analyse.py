@@ -130,11 +130,15 @@ def _breakdown_row(value: str, outcomes: np.ndarray, latency_s: np.ndarray) -> d
     }
 
 
-def _health(requests: pd.DataFrame, run_dir: Path, servers: dict[str, Any]) -> dict[str, Any]:
+def _health(requests: pd.DataFrame, run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    servers = meta.get("servers", {})
     sent = requests["sent_ns"].notna()
     lateness_s = (requests.loc[sent, "sent_ns"] - requests.loc[sent, "intended_ns"]) / 1e9
     progress = [read_json(p) for p in sorted((run_dir / "raw").glob("progress-*.json"))]
+    # The run's own tick-by-tick maximum when it kept one; else each worker's last sample.
     cpu = [float(p.get("cpu_pct", 0.0)) for p in progress]
+    if meta.get("generator_cpu_max_pct") is not None:
+        cpu.append(float(meta["generator_cpu_max_pct"]))
     lateness = percentiles_s(lateness_s)
     not_sent = int((requests["send_state"] == NOT_SENT).sum())
     reasons = []
@@ -151,7 +155,7 @@ def _health(requests: pd.DataFrame, run_dir: Path, servers: dict[str, Any]) -> d
     return {
         "schedule_lateness_s": lateness,
         "not_sent": not_sent,
-        "generator_cpu_pct": {"max": max(cpu) if cpu else None, "workers": len(cpu)},
+        "generator_cpu_pct": {"max": max(cpu) if cpu else None, "workers": len(progress)},
         "servers": servers,
         "harness_bottleneck": bool(reasons),
         "bottleneck_reasons": reasons,
@@ -229,7 +233,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
             raw.calls, int(status.between(200, 299).sum())
         ),
         "hygiene": event_hygiene(events, joined, stamps, meta.get("run_id"), deadline_ns),
-        "health": _health(requests, run_dir, meta.get("servers", {})),
+        "health": _health(requests, run_dir, meta),
         "unreadable_lines": raw.unreadable_lines,
     }
     summary["slo"] = evaluate_slos(scenario.slos, summary)

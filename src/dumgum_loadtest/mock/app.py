@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dumgum_loadtest.errors import ConfigError, describe_validation_errors
+from dumgum_loadtest.looplag import LoopLagMonitor
 from dumgum_loadtest.mock.auth import TokenRegistry
 from dumgum_loadtest.mock.config import MockConfig
 from dumgum_loadtest.mock.customer_calls import CustomerClient
@@ -67,8 +68,10 @@ class MockState:
         self.rng = random.Random(config.seed)
         self.engine: Engine | None = None
         self.session: aiohttp.ClientSession | None = None
+        self.loop_lag = LoopLagMonitor()
 
     async def start(self) -> None:
+        self.loop_lag.start()
         connector = aiohttp.TCPConnector(limit=self.config.delivery.connection_limit)
         self.session = aiohttp.ClientSession(connector=connector)
         sender = WebhookSender(self.session, self.ledger, lambda: self.config, self.rng)
@@ -81,6 +84,7 @@ class MockState:
             tune_gc_for_serving()
 
     async def stop(self) -> None:
+        await self.loop_lag.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.session is not None:
@@ -101,6 +105,7 @@ class MockState:
             reply_prices, prices.vision_eur_per_picture, prices.soulengine_eur_per_persona
         )
         snapshot["gauges"] = self.engine.gauges() if self.engine else {}
+        snapshot["gauges"]["loop_lag_ms"] = self.loop_lag.snapshot_ms()
         return snapshot
 
 

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from dumgum_loadtest.clock import now_ns, ns_from_iso
 from dumgum_loadtest.errors import describe_validation_errors
+from dumgum_loadtest.looplag import LoopLagMonitor
 from dumgum_loadtest.receiver.history import ChatHistoryStore, UserMessage
 from dumgum_loadtest.receiver.ingest import EventEndpoint, WebhookFastPath
 from dumgum_loadtest.receiver.profiles import ProfileBook
@@ -84,6 +85,7 @@ class _Receiver:
         )
         self.memory = EventEndpoint("memory", self.recorder.events, self.event_counts)
         self.waits = TerminalWaits(settings.max_pairs, MAX_WAITS)
+        self.loop_lag = LoopLagMonitor()
 
     def _on_incoming(self, name: str, document: Any, recv_ns: int) -> None:
         self.waits.on_event(name, document, recv_ns)
@@ -216,6 +218,7 @@ class _Receiver:
                 "waits": {"pending": self.waits.waiting, "pairs": self.waits.pairs},
                 "bytes_written": {"events": events.bytes_written, "calls": calls.bytes_written},
                 "files": {"events": str(events.path), "calls": str(calls.path)},
+                "loop_lag_ms": self.loop_lag.snapshot_ms(),
             },
         )
 
@@ -223,9 +226,11 @@ class _Receiver:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         # Opened in the serving process, so the file names carry that process's pid.
         self.recorder.open()
+        self.loop_lag.start()
         try:
             yield
         finally:
+            await self.loop_lag.stop()
             self.recorder.close()
 
 

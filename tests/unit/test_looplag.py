@@ -1,0 +1,25 @@
+"""The loop-lag monitor sees a loop that was blocked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from dumgum_loadtest.looplag import LoopLagMonitor
+
+
+def test_a_blocked_loop_shows_as_lag() -> None:
+    async def scenario() -> dict[str, object]:
+        monitor = LoopLagMonitor()
+        assert monitor.snapshot_ms()["samples"] == 0
+        monitor.start()
+        await asyncio.sleep(0.25)
+        time.sleep(0.3)  # a handler that blocks the loop
+        await asyncio.sleep(0.25)
+        await monitor.stop()
+        return monitor.snapshot_ms()
+
+    snapshot = asyncio.run(scenario())
+    assert int(snapshot["samples"]) >= 3  # type: ignore[call-overload]
+    assert float(snapshot["max"]) >= 250.0  # type: ignore[arg-type]
+    assert float(snapshot["p50"]) < 50.0  # type: ignore[arg-type]
