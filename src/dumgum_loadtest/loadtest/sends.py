@@ -18,7 +18,7 @@ _NS = 1_000_000_000
 class PreparedSend:
     """A planned send with its request id and drawn body, ready before its intended time."""
 
-    __slots__ = ("body", "features", "intended_ns", "planned", "request_id", "sent_ns")
+    __slots__ = ("body", "features", "greenlet", "intended_ns", "planned", "request_id", "sent_ns")
 
     def __init__(
         self,
@@ -34,6 +34,7 @@ class PreparedSend:
         self.body = body
         self.features = features
         self.sent_ns = 0  # set when the request leaves
+        self.greenlet: Any = None  # the greenlet sending it (open model)
 
     @classmethod
     def prepare(

@@ -13,7 +13,6 @@ burst still sending; the same seed, worker index and worker count give the same 
 from __future__ import annotations
 
 import heapq
-import math
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -122,13 +121,14 @@ class _Categorical(Generic[T]):
 
 
 class _Conversation:
-    """A pair in play: its slot, how many turns it has left, until when its burst is sending."""
+    """A pair in play: its slot, how many turns it has left, its place among the idle ones."""
 
     __slots__ = (
-        "busy_until_s",
         "conversation_id",
+        "idle_at",
         "next_turn",
         "persona_id",
+        "retired",
         "slot",
         "turns_left",
         "user_id",
@@ -143,7 +143,8 @@ class _Conversation:
         self.persona_id = persona_id
         self.turns_left = turns
         self.next_turn = 0
-        self.busy_until_s = -math.inf
+        self.idle_at = -1  # index in _Plan.idle; -1 while a burst is sending (or retired)
+        self.retired = False
 
 
 class _BurstTail:
@@ -217,7 +218,8 @@ class _Plan:
         share = total // schedule.worker_count + (
             1 if schedule.worker_index < total % schedule.worker_count else 0
         )
-        self.in_play: list[_Conversation] = []
+        self.in_play: list[_Conversation] = []  # by slot
+        self.idle: list[_Conversation] = []  # in play, no burst sending: where turns go
         self.in_play_pairs: set[tuple[str, str]] = set()
         self.target_in_play = max(1, share)
         self.started = 0
@@ -243,27 +245,42 @@ class _Plan:
         turns = self.turns.draw(self.rng)
         conversation_id = f"{self.label}-c{self.started}"
         self.started += 1
-        return _Conversation(slot, conversation_id, pair[0], pair[1], turns)
+        conversation = _Conversation(slot, conversation_id, pair[0], pair[1], turns)
+        self._make_idle(conversation)
+        return conversation
+
+    def _make_idle(self, conversation: _Conversation) -> None:
+        conversation.idle_at = len(self.idle)
+        self.idle.append(conversation)
+
+    def _make_busy(self, conversation: _Conversation) -> None:
+        """Take ``conversation`` out of the idle list in O(1) (the last one fills its place)."""
+        index = conversation.idle_at
+        if index < 0:
+            return
+        last = self.idle.pop()
+        if last is not conversation:
+            self.idle[index] = last
+            last.idle_at = index
+        conversation.idle_at = -1
 
     def _conversation_for_turn(self, at_s: float) -> _Conversation:
-        """A conversation in play whose previous burst is over (a few tries), filled lazily."""
+        """An idle conversation in play (filled lazily); any one when all are mid-burst."""
         in_play = self.in_play
         if len(in_play) < self.target_in_play:
             conversation = self._new_conversation(len(in_play), at_s)
             in_play.append(conversation)
             return conversation
-        index = int(self.rng.random() * len(in_play))
-        for _ in range(_PICK_ATTEMPTS - 1):
-            if in_play[index].busy_until_s <= at_s:
-                break
-            index = int(self.rng.random() * len(in_play))
-        return in_play[index]
+        pool = self.idle or in_play
+        return pool[int(self.rng.random() * len(pool))]
 
     def _finish_turn(self, conversation: _Conversation, at_s: float) -> None:
         conversation.turns_left -= 1
         conversation.next_turn += 1
         if conversation.turns_left <= 0:
             self.in_play_pairs.discard((conversation.user_id, conversation.persona_id))
+            self._make_busy(conversation)
+            conversation.retired = True
             slot = conversation.slot
             self.in_play[slot] = self._new_conversation(slot, at_s)
 
@@ -303,6 +320,8 @@ class _Plan:
                 if tail.next_index < len(tail.times_s) + 1:
                     heapq.heappush(heap, (tail.times_s[index], order, tail))
                     order += 1
+                elif conversation.idle_at < 0 and not conversation.retired:
+                    self._make_idle(conversation)  # its burst is over: it can take a turn
                 while windows[window_index].end_s <= at_s:
                     window_index += 1
                 yield PlannedSend(
@@ -332,7 +351,7 @@ class _Plan:
                 size = self.burst_sizes.draw(self.rng)
             if size > 1:
                 times_s = self._burst_times_s(at_s, size)
-                conversation.busy_until_s = times_s[-1]
+                self._make_busy(conversation)
                 times_s = [t for t in times_s if t < end_s]  # the run ends mid-burst
                 if times_s:
                     tail = _BurstTail(conversation, turn, size, times_s)

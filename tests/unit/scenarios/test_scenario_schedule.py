@@ -169,6 +169,13 @@ def test_bursts_share_a_pair_and_stay_inside_the_buffer_window() -> None:
             gap_s = b.intended_offset_s - a.intended_offset_s
             assert 0.5 * TIME_SCALE <= gap_s <= 3.0 * TIME_SCALE < buffer_window_s
     assert set(seen_sizes) == {1, 2, 3}
+    # A conversation takes its next turn only once its burst is over (idle ones exist here).
+    by_conversation: dict[str, list[list[PlannedSend]]] = defaultdict(list)
+    for (conversation_id, _), sends in sorted(turns.items(), key=lambda item: item[0][1]):
+        by_conversation[conversation_id].append(sends)
+    for bursts in by_conversation.values():
+        for earlier, later in itertools.pairwise(bursts):
+            assert later[0].intended_offset_s >= earlier[-1].intended_offset_s
 
 
 def test_engage_turns_are_single_sends_of_the_configured_types() -> None:
