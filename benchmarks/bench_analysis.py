@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -96,21 +95,27 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
     processing_ns = sent[accepted] + (buffer_s[accepted] * S).astype("int64")
     created_ns = processing_ns + generation.astype("int64")
     answered = accepted[~dropped]
-    follow = answered[rng.random(answered.size) < 0.1]
+    # Half the replies are split in two with a typing delay: processing, created, processing,
+    # created; about 3 events per request in all, as the 10 M / 30 M sizes assume.
+    split = rng.random(answered.size) < 0.5
+    follow = answered[split]
+    follow_ns = created_ns[~dropped][split] + S
     kinds = np.concatenate(
         [
             np.zeros(accepted.size, "int8"),  # processing
             np.ones(answered.size, "int8"),  # first answer
-            np.full(follow.size, 1, "int8"),  # follow-up message
+            np.zeros(follow.size, "int8"),  # processing before the follow-up
+            np.ones(follow.size, "int8"),  # follow-up message
             np.full(int(dropped.sum()), 2, "int8"),  # dropped
         ]
     )
-    req = np.concatenate([accepted, answered, follow, accepted[dropped]])
+    req = np.concatenate([accepted, answered, follow, follow, accepted[dropped]])
     recv = np.concatenate(
         [
             processing_ns,
             created_ns[~dropped],
-            created_ns[~dropped][np.isin(answered, follow)] + S,
+            follow_ns - S // 2,
+            follow_ns,
             processing_ns[dropped] + 300 * S,
         ]
     )
@@ -118,8 +123,9 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
         [
             np.zeros(accepted.size),
             np.zeros(answered.size),
+            np.full(follow.size, np.nan),
             np.ones(follow.size),
-            np.zeros(int(dropped.sum())),
+            np.full(int(dropped.sum()), np.nan),
         ]
     )
     names = pa.array(["answer.processing", "answer.created", "conversation.dropped"])

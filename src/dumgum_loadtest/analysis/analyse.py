@@ -83,9 +83,31 @@ _CATEGORIES = {
 }
 
 
-def _read_table(path: Path, categories: tuple[str, ...]) -> pd.DataFrame:
+# What the analysis, the cost section and the reports read; the rest stays on disk (the
+# per-event user, persona and answer details, for instance, cost a lot to load at 30 M rows).
+_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "requests": None,
+    "events": (
+        "recv_ns",
+        "event",
+        "sequence_number",
+        "tag_request",
+        "tag_run",
+        "answer_id",
+        "cost",
+    ),
+    "calls": None,
+}
+
+
+def _read_table(
+    path: Path, categories: tuple[str, ...], columns: tuple[str, ...] | None
+) -> pd.DataFrame:
     names = set(pq.read_schema(path).names)
-    table = pq.read_table(path, read_dictionary=[c for c in categories if c in names])
+    wanted = None if columns is None else [c for c in columns if c in names]
+    table = pq.read_table(
+        path, columns=wanted, read_dictionary=[c for c in categories if c in names]
+    )
     frame: pd.DataFrame = table.to_pandas()
     return frame
 
@@ -94,7 +116,10 @@ def load_tables(run_dir: Path) -> RawRecords:
     """The Parquet tables when the run finished writing them, else the raw shards."""
     tables = {name: run_dir / f"{name}.parquet" for name in _CATEGORIES}
     if all(path.exists() for path in tables.values()):
-        frames = {name: _read_table(path, _CATEGORIES[name]) for name, path in tables.items()}
+        frames = {
+            name: _read_table(path, _CATEGORIES[name], _COLUMNS[name])
+            for name, path in tables.items()
+        }
         return RawRecords(frames["requests"], frames["events"], frames["calls"], 0)
     return load_raw(run_dir)
 

@@ -32,8 +32,14 @@ def parse_costs(values: Iterable[Any]) -> tuple[list[Decimal], int]:
 
 
 def _total(values: Iterable[Any]) -> tuple[Decimal, int]:
-    costs, bad = parse_costs(values)
-    return sum(costs, Decimal(0)), bad
+    """Exact Decimal sum; each distinct cost string is parsed once (a run has a handful)."""
+    counts = pd.Series(list(values) if not isinstance(values, pd.Series) else values)
+    total, bad = Decimal(0), 0
+    for value, count in counts.value_counts(dropna=False).items():
+        (cost,), unreadable = parse_costs([value])
+        total += cost * int(count)
+        bad += unreadable * int(count)
+    return total, bad
 
 
 @dataclass
@@ -173,7 +179,6 @@ def measure(events: pd.DataFrame, requests: pd.DataFrame, answered: pd.DataFrame
         unique["chat_model"].astype(object).to_numpy(), index=unique["request_id"].astype(str)
     )
     models = created["tag_request"].astype(object).map(model_of).fillna("(no request)")
-    costs, _ = parse_costs(created["cost"])
-    for model, cost in zip(models, costs, strict=True):
-        measured.by_model[str(model)] = measured.by_model.get(str(model), Decimal(0)) + cost
+    for model, costs in pd.Series(created["cost"].to_numpy()).groupby(models.to_numpy()):
+        measured.by_model[str(model)] = _total(costs)[0]
     return measured
