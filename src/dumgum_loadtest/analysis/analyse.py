@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dumgum_loadtest.analysis.capacity import capacity_section
@@ -20,7 +21,7 @@ from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygie
 from dumgum_loadtest.analysis.join import join_events
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
 from dumgum_loadtest.analysis.load import RawRecords, load_raw
-from dumgum_loadtest.analysis.outcomes import classify_stamps, count_outcomes
+from dumgum_loadtest.analysis.outcomes import OUTCOMES, classify_stamps
 from dumgum_loadtest.analysis.slo import evaluate_slos
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
 from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_table
@@ -64,25 +65,6 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-# Low-cardinality text is read as categories: a fraction of the memory, and fast to group.
-_CATEGORIES = {
-    "requests": (
-        "run_id",
-        "worker",
-        "stage",
-        "user_id",
-        "persona_id",
-        "send_state",
-        "chat_model",
-        "language",
-        "typing_delay",
-        "engage",
-    ),
-    "events": ("endpoint", "event", "project_id", "tag_run", "user_id", "persona_id", "cost"),
-    "calls": ("kind", "user_id", "persona_id", "profile_id"),
-}
-
-
 # What the analysis, the cost section and the reports read; the rest stays on disk (the
 # per-event user, persona and answer details, for instance, cost a lot to load at 30 M rows).
 _COLUMNS: dict[str, tuple[str, ...] | None] = {
@@ -100,59 +82,60 @@ _COLUMNS: dict[str, tuple[str, ...] | None] = {
 }
 
 
-def _read_table(
-    path: Path, categories: tuple[str, ...], columns: tuple[str, ...] | None
-) -> pd.DataFrame:
+def _read_table(path: Path, columns: tuple[str, ...] | None) -> pd.DataFrame:
     names = set(pq.read_schema(path).names)
     wanted = None if columns is None else [c for c in columns if c in names]
-    table = pq.read_table(
-        path, columns=wanted, read_dictionary=[c for c in categories if c in names]
-    )
-    frame: pd.DataFrame = table.to_pandas()
+    # Text stays Arrow-backed (no copy): several times faster than numpy objects or categories
+    # at 10 M rows; numbers become numpy (nullable integers as float64 with NaN).
+    table = pq.read_table(path, columns=wanted)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_text_as_arrow)
     return frame
+
+
+def _text_as_arrow(kind: pa.DataType) -> pd.ArrowDtype | None:
+    return pd.ArrowDtype(kind) if pa.types.is_string(kind) else None
 
 
 def load_tables(run_dir: Path) -> RawRecords:
     """The Parquet tables when the run finished writing them, else the raw shards."""
-    tables = {name: run_dir / f"{name}.parquet" for name in _CATEGORIES}
+    tables = {name: run_dir / f"{name}.parquet" for name in _COLUMNS}
     if all(path.exists() for path in tables.values()):
-        frames = {
-            name: _read_table(path, _CATEGORIES[name], _COLUMNS[name])
-            for name, path in tables.items()
-        }
+        frames = {name: _read_table(path, _COLUMNS[name]) for name, path in tables.items()}
         return RawRecords(frames["requests"], frames["events"], frames["calls"], 0)
     return load_raw(run_dir)
 
 
 def _breakdowns(
-    requests: pd.DataFrame, outcome: pd.Series, first_answer_s: pd.Series
+    requests: pd.DataFrame, outcome_codes: np.ndarray, first_answer_s: pd.Series
 ) -> dict[str, list[dict[str, Any]]]:
+    """Per value of each feature: outcomes, drop rate, first-answer percentiles."""
     tables: dict[str, list[dict[str, Any]]] = {}
-    outcomes = outcome.to_numpy()
     latency = first_answer_s.to_numpy()
+    answered = outcome_codes == OUTCOMES.index("answered")
     for feature in BREAKDOWN_FEATURES:
-        rows = []
         codes, values = pd.factorize(requests[feature], use_na_sentinel=True)
-        for code, value in enumerate(values):
-            member = codes == code
-            rows.append(_breakdown_row(str(value), outcomes[member], latency[member]))
+        labels = [str(value) for value in values]
         if (codes < 0).any():
-            member = codes < 0
-            rows.append(_breakdown_row("none", outcomes[member], latency[member]))
+            codes = np.where(codes < 0, len(labels), codes)
+            labels.append("none")
+        # One pass counts every (value, outcome) cell; percentiles go group by group.
+        cells = np.bincount(codes * len(OUTCOMES) + outcome_codes, minlength=len(labels) * 6)
+        table = cells.reshape(len(labels), len(OUTCOMES))
+        rows = []
+        for index, label in enumerate(labels):
+            counts = {name: int(n) for name, n in zip(OUTCOMES, table[index], strict=True)}
+            awaited = counts["answered"] + counts["dropped"] + counts["lost"]
+            rows.append(
+                {
+                    "value": label,
+                    "requests": int(table[index].sum()),
+                    "outcomes": counts,
+                    "drop_rate": wilson_interval(counts["dropped"], awaited),
+                    "first_answer_s": percentiles_s(latency[(codes == index) & answered]),
+                }
+            )
         tables[feature] = sorted(rows, key=lambda row: -row["requests"])
     return tables
-
-
-def _breakdown_row(value: str, outcomes: np.ndarray, latency_s: np.ndarray) -> dict[str, Any]:
-    part = pd.Series(outcomes)
-    awaited = int(part.isin(["answered", "dropped", "lost"]).sum())
-    return {
-        "value": value,
-        "requests": len(outcomes),
-        "outcomes": count_outcomes(part),
-        "drop_rate": wilson_interval(int((outcomes == "dropped").sum()), awaited),
-        "first_answer_s": percentiles_s(latency_s[outcomes == "answered"]),
-    }
 
 
 def _health(requests: pd.DataFrame, run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +182,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     joined = join_events(requests, events)
     stamps = request_timestamps(requests, events, joined)
     outcome = classify_stamps(requests, stamps, time_scale)
+    outcome_codes = pd.Categorical(outcome, categories=OUTCOMES).codes.astype("int64")
     status = requests["status"]
     awaited = int(outcome.isin(["answered", "dropped", "lost"]).sum())
     sent = int((requests["send_state"] != NOT_SENT).sum())
@@ -240,7 +224,12 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
             "not_sent": int((requests["send_state"] == NOT_SENT).sum()),
             "transport_errors": int((requests["send_state"] == TRANSPORT_ERROR).sum()),
         },
-        "outcomes": count_outcomes(outcome),
+        "outcomes": {
+            name: int(n)
+            for name, n in zip(
+                OUTCOMES, np.bincount(outcome_codes, minlength=len(OUTCOMES)), strict=True
+            )
+        },
         "rejected_by_status": {
             str(code): int(n)
             for code, n in status[status >= 400].astype("int64").value_counts().sort_index().items()
@@ -253,7 +242,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "little": littles_law(seconds, requests, stamps, outcome, steady),
         "stages": stages,
         "capacity": capacity_section(stages, scenario.slos),
-        "breakdowns": _breakdowns(requests, outcome, first_answer_s),
+        "breakdowns": _breakdowns(requests, outcome_codes, first_answer_s),
         "customer_endpoints": customer_endpoint_load(
             raw.calls, int(status.between(200, 299).sum())
         ),

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dumgum_loadtest.analysis.join import DROPPED, FIRST_ANSWER, FOLLOW_UP, OTHER, JoinedEvents
 from dumgum_loadtest.analysis.stats import percentiles_s
@@ -21,8 +23,8 @@ def event_hygiene(
     """Duplicates, out-of-order pairs, events no request of this run claims, late answers."""
     created = joined.kind == FIRST_ANSWER
     created |= joined.kind == FOLLOW_UP
-    answer_ids = events["answer_id"].to_numpy()[created]
-    duplicates = int(created.sum()) - int(pd.Series(answer_ids).nunique(dropna=True))
+    answer_ids = pa.array(events["answer_id"], type=pa.string()).filter(pa.array(created))
+    duplicates = int(created.sum()) - int(pc.count_distinct(answer_ids, mode="only_valid").as_py())
     processing = stamps["processing_ns"].to_numpy()
     first_answer = stamps["first_answer_ns"].to_numpy()
     out_of_order = int(np.nansum(processing > first_answer))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dumgum_loadtest.records import NOT_SENT
 
@@ -47,29 +49,36 @@ def classify_stamps(requests: pd.DataFrame, stamps: pd.DataFrame, time_scale: fl
 
 
 def _mark_merged(requests: pd.DataFrame, outcome: pd.Series, time_scale: float) -> None:
-    accepted = requests["status"].between(200, 299) & outcome.isin(["lost", "answered", "dropped"])
-    candidates = requests[accepted]
-    if candidates.empty:
+    status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
+    current = outcome.to_numpy()
+    accepted = np.flatnonzero((status >= 200) & (status < 300) & (current != "rejected"))
+    if accepted.size == 0:
         return
-    ordered = candidates.sort_values(["user_id", "persona_id", "sent_ns"])
-    sent_s = ordered["sent_ns"].to_numpy(dtype="float64") / 1e9
-    window_s = ordered["buffer_s"].to_numpy(dtype="float64") * time_scale + BUFFER_TOLERANCE_S
-    same_pair = (ordered["user_id"].to_numpy()[1:] == ordered["user_id"].to_numpy()[:-1]) & (
-        ordered["persona_id"].to_numpy()[1:] == ordered["persona_id"].to_numpy()[:-1]
-    )
+    user = codes_of(requests["user_id"])[accepted]
+    persona = codes_of(requests["persona_id"])[accepted]
+    pair = user * (int(persona.max()) + 2) + persona
+    sent_s = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[accepted] / 1e9
+    order = np.lexsort((sent_s, pair))
+    rows = accepted[order]
+    sent_s, pair = sent_s[order], pair[order]
+    window_s = requests["buffer_s"].to_numpy(dtype="float64", na_value=0.0)[rows] * time_scale
     # Consecutive sends of a pair inside the earlier one's window form one burst.
-    linked = same_pair & (np.diff(sent_s) <= window_s[:-1])
+    linked = (pair[1:] == pair[:-1]) & (np.diff(sent_s) <= window_s[:-1] + BUFFER_TOLERANCE_S)
     burst_id = np.concatenate([[0], np.cumsum(~linked)])
-    current = outcome.loc[ordered.index].to_numpy()
-    has_terminal = pd.Series(current != "lost").groupby(burst_id).transform("any").to_numpy()
-    merged = (current == "lost") & has_terminal
-    outcome.loc[ordered.index[merged]] = "merged"
+    lost = current[rows] == "lost"
+    covered = np.bincount(burst_id, weights=(~lost).astype("float64")) > 0
+    outcome.iloc[rows[lost & covered[burst_id]]] = "merged"
 
 
 def codes_of(values: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values: a category's own codes, else a factorization."""
+    """Integer codes of a column's values (-1 for missing): cheap for categories and Arrow."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy(dtype="int64")
+    if isinstance(values.dtype, pd.ArrowDtype):
+        array = pa.chunked_array([pa.array(values)]).combine_chunks()
+        indices = pc.dictionary_encode(array).indices
+        codes: np.ndarray = indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+        return codes
     return pd.factorize(values)[0].astype("int64")
 
 
