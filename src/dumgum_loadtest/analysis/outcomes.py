@@ -75,11 +75,16 @@ def codes_of(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy(dtype="int64")
     if isinstance(values.dtype, pd.ArrowDtype):
-        array = pa.chunked_array([pa.array(values)]).combine_chunks()
-        indices = pc.dictionary_encode(array).indices
+        indices = pc.dictionary_encode(arrow_array(values)).indices
         codes: np.ndarray = indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
         return codes
     return pd.factorize(values)[0].astype("int64")
+
+
+def arrow_array(values: pd.Series) -> pa.Array:
+    """The column as one Arrow array, without copying when it is Arrow-backed already."""
+    array = pa.array(values)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def count_outcomes(outcome: pd.Series) -> dict[str, int]:

@@ -83,31 +83,34 @@ def stage_table(
 ) -> list[dict[str, Any]]:
     """Per load stage (warm-up trimmed): offered and achieved rates, drops, latency."""
     rows = []
-    stage_names = requests["stage"].fillna("run")
-    steady = (requests["intended_ns"] >= warmup_end_ns) & (stage_names != WARMUP_STAGE)
+    stage_names = requests["stage"].fillna("run").to_numpy(dtype=object)
+    intended = requests["intended_ns"].to_numpy(dtype="float64", na_value=np.nan)
+    sent = ~np.isnan(requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan))
+    first_answer = stamps["first_answer_ns"].to_numpy()
+    outcomes = outcome.to_numpy()
+    steady = (intended >= warmup_end_ns) & (stage_names != WARMUP_STAGE)
     for name in pd.unique(stage_names[steady]):
         mask = steady & (stage_names == name)
-        part = requests[mask]
-        span_s = max((part["intended_ns"].max() - part["intended_ns"].min()) / 1e9, 1e-9)
-        outcomes = outcome[mask]
-        awaited = int(outcomes.isin(["answered", "dropped", "lost"]).sum())
-        latency = (stamps.loc[mask, "first_answer_ns"] - part["intended_ns"]) / 1e9
+        times = intended[mask]
+        span_s = max((times.max() - times.min()) / 1e9, 1e-9)
+        part = outcomes[mask]
+        answered = part == "answered"
+        awaited = int(np.isin(part, ["answered", "dropped", "lost"]).sum())
+        covered = int(np.isin(part, ["answered", "merged"]).sum())
         rows.append(
             {
                 "stage": str(name),
                 "requests": int(mask.sum()),
-                "offered_rps": round(len(part) / span_s, 3),
-                "sent_rps": round(int(part["sent_ns"].notna().sum()) / span_s, 3),
-                "answers_rps": round(int((outcomes == "answered").sum()) / span_s, 3),
+                "offered_rps": round(times.size / span_s, 3),
+                "sent_rps": round(int(sent[mask].sum()) / span_s, 3),
+                "answers_rps": round(int(answered.sum()) / span_s, 3),
                 # Answered directly or inside a merged burst, of what the target accepted.
                 "covered_share": round(
-                    int(outcomes.isin(["answered", "merged"]).sum())
-                    / max(int(outcomes.isin(["answered", "merged", "dropped", "lost"]).sum()), 1),
-                    6,
+                    covered / max(awaited + int((part == "merged").sum()), 1), 6
                 ),
-                "drop_rate": wilson_interval(int((outcomes == "dropped").sum()), awaited),
-                "loss_rate": wilson_interval(int((outcomes == "lost").sum()), awaited),
-                "first_answer_s": percentiles_s(latency[outcomes == "answered"]),
+                "drop_rate": wilson_interval(int((part == "dropped").sum()), awaited),
+                "loss_rate": wilson_interval(int((part == "lost").sum()), awaited),
+                "first_answer_s": percentiles_s(((first_answer[mask] - times) / 1e9)[answered]),
             }
         )
     return rows
