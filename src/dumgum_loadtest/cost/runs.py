@@ -5,18 +5,30 @@ free), testMode requests priced as if live (and shown apart), pictures once per 
 SoulEngine once per persona. Measured: the sum of ``answer.cost`` received. The difference
 is broken into named reasons that add up to it. ``run_cost`` returns a JSON-ready dict, the
 ``cost`` section of summary.json; money is a Decimal string everywhere.
+
+At 10 M requests nothing here goes row by row or joins strings: the requests are masks and
+integer codes over their rows, the events are matched to them by row position (the
+analysis' ``JoinedEvents``), and text columns become codes once (``cost.columns``).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from dumgum_loadtest.analysis.load import RawRecords
+from dumgum_loadtest.cost.columns import count_distinct, encode, stable_order
 from dumgum_loadtest.cost.measured import Measured, measure
-from dumgum_loadtest.cost.pictures import count_pictures
+from dumgum_loadtest.cost.pictures import (
+    PICTURE_COLUMNS,
+    VISION_MODELS,
+    PictureCount,
+    PictureRules,
+    picture_count,
+)
 from dumgum_loadtest.cost.rules import (
     DROPPED,
     ENGAGE,
@@ -36,37 +48,82 @@ from dumgum_loadtest.cost.sheet import REPLY_KEY, SOULENGINE_KEY, VISION_KEY, Pr
 from dumgum_loadtest.scenarios.model import Scenario
 from dumgum_loadtest.schema.enums import ChatModel
 
+if TYPE_CHECKING:
+    from dumgum_loadtest.analysis.join import JoinedEvents
+
 COST_SCHEMA_VERSION = 1
 _MODELS = frozenset(m.value for m in ChatModel)
 
 
-def _priced(frame: pd.DataFrame, sheet: PriceSheet) -> tuple[Decimal, dict[str, int]]:
-    """Replies of ``frame`` (one per row) at their chat model's price; counts by model."""
-    counts = {str(k): int(v) for k, v in frame["chat_model"].value_counts().items() if v}
-    total = sum(
-        (sheet.reply_price(model) * n for model, n in counts.items() if model in _MODELS),
-        Decimal(0),
-    )
-    return total, counts
+class _Requests:
+    """The request columns the cost reads, once, as arrays over the rows of ``frame``."""
+
+    def __init__(self, frame: pd.DataFrame, outcome: pd.Series) -> None:
+        self.frame = frame
+        kinds, names = pd.factorize(outcome.to_numpy())
+        self.answered = _is(kinds, names, "answered")
+        self.merged = _is(kinds, names, "merged")
+        self.dropped = _is(kinds, names, "dropped")
+        self.test_mode = frame["test_mode"].astype(bool).to_numpy()
+        model = encode(frame["chat_model"])
+        self.model_codes = model.codes
+        self.model_names = [str(v) for v in model.values]
+        self.origin_ns = int(frame["intended_ns"].min()) if len(frame) else 0
+        vision_model = np.array([name in VISION_MODELS for name in self.model_names] + [False])
+        self.vision = frame["vision"].astype(bool).to_numpy() & vision_model[self.model_codes]
+        # generatePersonality requests by send time, and their personas
+        asked = np.flatnonzero(frame["generate_personality"].astype(bool).to_numpy())
+        self.asked = asked[stable_order(frame["sent_ns"], asked)]
+        self.personas = encode(frame["persona_id"].take(self.asked)).codes
+
+    def priced(self, rows: np.ndarray, sheet: PriceSheet) -> tuple[Decimal, dict[str, int]]:
+        """Replies of ``rows`` (a mask, one reply each) at their chat model's price."""
+        codes = self.model_codes[rows]
+        tally = np.bincount(codes[codes >= 0], minlength=len(self.model_names))
+        counts: dict[str, int] = {}
+        for code in np.argsort(-tally, kind="stable").tolist():
+            if tally[code]:
+                counts[self.model_names[code]] = int(tally[code])
+        total = sum(
+            (sheet.reply_price(model) * n for model, n in counts.items() if model in _MODELS),
+            Decimal(0),
+        )
+        return total, counts
+
+    def vision_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Of ``rows``, the chat-2 requests with vision on."""
+        out: np.ndarray = rows & self.vision
+        return out
+
+    def take(self, rows: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
+        """The ``columns`` of ``rows`` (a mask): a small frame."""
+        return self.frame[list(columns)].take(np.flatnonzero(rows))
 
 
-def _personas(answered: pd.DataFrame) -> dict[str, str]:
-    """Persona -> chat model of its first answered generatePersonality request."""
-    asked = answered[answered["generate_personality"].astype(bool)]
-    first = asked.sort_values("sent_ns", kind="stable").drop_duplicates("persona_id")
-    return {str(p): str(m) for p, m in zip(first["persona_id"], first["chat_model"], strict=True)}
+def _is(kinds: np.ndarray, names: np.ndarray, kind: str) -> np.ndarray:
+    found = np.flatnonzero(names == kind)
+    if not len(found):
+        return np.zeros(len(kinds), dtype=bool)
+    out: np.ndarray = kinds == found[0]
+    return out
+
+
+def _personas(requests: _Requests, rows: np.ndarray) -> dict[str, str]:
+    """Persona -> chat model of its first (by send time) generatePersonality request of ``rows``."""
+    picked = rows[requests.asked]
+    first = requests.asked[picked][~pd.Series(requests.personas[picked]).duplicated().to_numpy()]
+    personas = requests.frame["persona_id"].take(first).tolist()
+    models = requests.frame["chat_model"].take(first).tolist()
+    return {str(p): str(m) for p, m in zip(personas, models, strict=True)}
 
 
 def _cost_parts(
-    answered: pd.DataFrame,
-    sheet: PriceSheet,
-    scenario: Scenario | None,
-    time_scale: float,
-    origin_ns: int,
+    requests: _Requests, rows: np.ndarray, sheet: PriceSheet, rules: PictureRules
 ) -> dict[str, Any]:
-    replies_eur, replies_by_model = _priced(answered, sheet)
-    pictures = count_pictures(answered, scenario, time_scale, origin_ns)
-    personas = _personas(answered)
+    replies_eur, replies_by_model = requests.priced(rows, sheet)
+    candidates = requests.take(requests.vision_rows(rows), PICTURE_COLUMNS)
+    pictures = picture_count(candidates, rules, requests.origin_ns)
+    personas = _personas(requests, rows)
     vision_eur = times(pictures.pictures, sheet.vision_per_picture)
     soul_eur = sheet.soulengine_per_persona * len(personas)
     return {
@@ -150,30 +207,43 @@ def run_cost(
     time_scale: float = 1.0,
     scenario: Scenario | None = None,
     mock_ledger: dict[str, Any] | None = None,
+    joined: JoinedEvents | None = None,
 ) -> dict[str, Any]:
-    """The ``cost`` section of summary.json for a run's records and their outcomes."""
-    requests = raw.requests.reset_index(drop=True)
-    if len(outcome) != len(requests):
-        raise ValueError(f"{len(outcome)} outcomes for {len(requests)} requests")
-    outcome = pd.Series(outcome.to_numpy(), index=requests.index)
-    answered = requests[outcome == "answered"]
-    live = answered[~answered["test_mode"].astype(bool)]
-    test = answered[answered["test_mode"].astype(bool)]
-    origin_ns = int(requests["intended_ns"].min()) if len(requests) else 0
-    projected = _cost_parts(answered, sheet, scenario, time_scale, origin_ns)
-    billable = _cost_parts(live, sheet, scenario, time_scale, origin_ns)
-    measured = measure(raw.events, requests, answered)
-    test_eur, _ = _priced(test, sheet)
-    engage_eur, _ = _priced(answered[answered["engage"].notna()], sheet)
-    merged = requests[outcome == "merged"]
-    merged_eur, _ = _priced(merged, sheet)
-    dropped = requests[outcome == "dropped"]
-    dropped_eur, _ = _priced(dropped, sheet)
-    conversations = int(
-        requests.loc[requests["status"].between(200, 299), "conversation_id"].nunique()
+    """The ``cost`` section of summary.json for a run's records and their outcomes.
+
+    ``joined``: the events already joined to ``raw.requests`` (``analysis.join.join_events``
+    on the same rows, in the same order); without it the events are joined here.
+    """
+    frame = raw.requests.reset_index(drop=True)
+    if len(outcome) != len(frame):
+        raise ValueError(f"{len(outcome)} outcomes for {len(frame)} requests")
+    requests = _Requests(frame, outcome)
+    answered = requests.answered
+    live = answered & ~requests.test_mode
+    test = answered & requests.test_mode
+    rules = PictureRules.of(scenario, time_scale)
+    projected = _cost_parts(requests, answered, sheet, rules)
+    billable = _cost_parts(requests, live, sheet, rules)
+    measured = measure(
+        raw.events,
+        frame,
+        answered,
+        requests.test_mode,
+        (requests.model_codes, requests.model_names),
+        None if joined is None else joined.request_pos,
     )
+    test_eur, _ = requests.priced(test, sheet)
+    engaged = answered & frame["engage"].notna().to_numpy()
+    engage_eur, _ = requests.priced(engaged, sheet)
+    merged_eur, _ = requests.priced(requests.merged, sheet)
+    dropped_eur, _ = requests.priced(requests.dropped, sheet)
+    status = frame["status"].to_numpy(dtype="float64", na_value=np.nan)
+    accepted = np.flatnonzero((status >= 200) & (status <= 299))
+    conversations = count_distinct(frame["conversation_id"], accepted)
+    n_answered, n_test = int(answered.sum()), int(test.sum())
+    n_merged, n_dropped = int(requests.merged.sum()), int(requests.dropped.sum())
     total = projected["total_eur"]
-    pictures = projected["pictures"]
+    pictures: PictureCount = projected["pictures"]
     return {
         "schema_version": COST_SCHEMA_VERSION,
         "currency": sheet.currency,
@@ -185,10 +255,10 @@ def run_cost(
             " answer.cost received"
         ),
         "counts": {
-            "answered": len(answered),
-            "answered_test_mode": len(test),
-            "merged": len(merged),
-            "dropped": len(dropped),
+            "answered": n_answered,
+            "answered_test_mode": n_test,
+            "merged": n_merged,
+            "dropped": n_dropped,
             "split_followups": measured.followups,
             "conversations": conversations,
         },
@@ -197,16 +267,16 @@ def run_cost(
         "measured": measured.to_json(),
         "difference": measured.explain(total, projected, billable, test_eur, sheet),
         "mock_ledger": _ledger(mock_ledger, billable, sheet),
-        "per_answered_request_eur": rate_str(total / len(answered)) if len(answered) else None,
+        "per_answered_request_eur": rate_str(total / n_answered) if n_answered else None,
         "per_1000_conversations_eur": (
             rate_str(total * 1000 / conversations) if conversations else None
         ),
         "by_chat_model": _by_model(projected, sheet, measured),
         "features": [
-            _feature(REPLIES, len(answered), projected["replies_eur"], "total"),
-            _feature(TEST_MODE, len(test), test_eur, REPLIES, measured_eur=measured.test_mode_str),
-            _feature(ENGAGE, int(answered["engage"].notna().sum()), engage_eur, REPLIES),
-            _feature(MERGED, len(merged), merged_eur, None, saving_eur=eur_str(merged_eur)),
+            _feature(REPLIES, n_answered, projected["replies_eur"], "total"),
+            _feature(TEST_MODE, n_test, test_eur, REPLIES, measured_eur=measured.test_mode_str),
+            _feature(ENGAGE, int(engaged.sum()), engage_eur, REPLIES),
+            _feature(MERGED, n_merged, merged_eur, None, saving_eur=eur_str(merged_eur)),
             _feature(
                 SPLIT, measured.followups, Decimal(0), REPLIES, measured_eur=measured.followups_str
             ),
@@ -221,11 +291,11 @@ def run_cost(
             _feature(SOULENGINE, len(projected["personas"]), projected["soulengine_eur"], "total"),
             _feature(
                 DROPPED,
-                len(dropped),
+                n_dropped,
                 dropped_eur,
                 None,
                 would_cost_eur=eur_str(dropped_eur),
-                share_of_replies=_share(len(dropped), len(dropped) + len(answered)),
+                share_of_replies=_share(n_dropped, n_dropped + n_answered),
                 share_of_projected=_share(dropped_eur, dropped_eur + total),
             ),
         ],

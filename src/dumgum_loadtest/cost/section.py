@@ -7,7 +7,7 @@ from the files a run leaves (raw records, scenario.yaml, mock-ledger.json, summa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pandas as pd
@@ -18,6 +18,9 @@ from dumgum_loadtest.cost.runs import run_cost
 from dumgum_loadtest.cost.sheet import PriceSheet, load_price_sheet, resolve_price_sheet
 from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.scenarios.model import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from dumgum_loadtest.analysis.join import JoinedEvents
 
 RUN_PRICE_SHEET = "price-sheet.yaml"  # a copy of the sheet a run used, when the run kept one
 RUN_SCENARIO = "scenario.yaml"
@@ -35,8 +38,12 @@ def cost_section(
     scenario: Scenario | None = None,
     scenario_path: Path | None = None,
     mock_ledger: dict[str, Any] | None = None,
+    joined: JoinedEvents | None = None,
 ) -> dict[str, Any]:
-    """summary.json's ``cost``: ``sheet``, else the scenario's ``pricing``, else the default."""
+    """summary.json's ``cost``: ``sheet``, else the scenario's ``pricing``, else the default.
+
+    ``joined``: ``join_events(raw.requests, raw.events)`` when the caller has it (saves a join).
+    """
     if sheet is None:
         pricing = scenario.pricing if scenario is not None else None
         sheet = resolve_price_sheet(pricing, scenario_path)
@@ -47,6 +54,7 @@ def cost_section(
         time_scale=time_scale,
         scenario=scenario,
         mock_ledger=mock_ledger,
+        joined=joined,
     )
 
 
