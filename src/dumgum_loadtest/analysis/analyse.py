@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from dumgum_loadtest.analysis.capacity import capacity_section
 from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygiene
-from dumgum_loadtest.analysis.join import join_events
+from dumgum_loadtest.analysis.join import JoinedEvents, join_events
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
 from dumgum_loadtest.analysis.load import RawRecords, load_raw
 from dumgum_loadtest.analysis.outcomes import OUTCOMES, classify_stamps
@@ -255,7 +255,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     ledger = read_json(run_dir / "mock-ledger.json")
     if ledger:
         summary["mock_ledger"] = ledger
-    summary["cost"] = _cost(run_dir, raw, requests, outcome, time_scale, scenario, ledger)
+    summary["cost"] = _cost(run_dir, raw, requests, outcome, time_scale, scenario, ledger, joined)
     return Analysis(summary, requests, stamps, outcome, seconds)
 
 
@@ -267,6 +267,7 @@ def _cost(
     time_scale: float,
     scenario: Scenario,
     ledger: dict[str, Any],
+    joined: JoinedEvents,
 ) -> dict[str, Any]:
     from dumgum_loadtest.cost.section import RUN_PRICE_SHEET, cost_section
     from dumgum_loadtest.cost.sheet import load_price_sheet
@@ -279,4 +280,5 @@ def _cost(
         sheet=load_price_sheet(kept) if kept.is_file() else None,
         scenario=scenario,
         mock_ledger=ledger or None,
+        joined=joined,
     )
