@@ -194,7 +194,8 @@ except ImportError:
     pass
 done = time.perf_counter()
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"analyse_s": analysed - started, "total_s": done - started, "peak_mib": peak_kib / 1024}))
+figures = {"analyse_s": analysed - started, "total_s": done - started}
+print(json.dumps({**figures, "peak_mib": peak_kib / 1024}))
 """
 
 
