@@ -18,7 +18,11 @@ import gevent
 from gevent import GreenletExit
 
 from dumgum_loadtest.loadtest.counters import LATE_AFTER_NS
-from dumgum_loadtest.loadtest.sends import REQUEST_NAME, PreparedSend, request_record
+from dumgum_loadtest.loadtest.sends import (
+    PreparedSend,
+    report_enqueue,
+    request_record,
+)
 from dumgum_loadtest.loadtest.timing import sleep_until
 from dumgum_loadtest.loadtest.transport import EnqueueClient, ReceiverClient, StatusError
 from dumgum_loadtest.loadtest.worker import WorkerContext
@@ -266,17 +270,7 @@ class ConversationRunner:
             )
             if status >= 400:
                 exception = StatusError(status)
-        self.request_event.fire(
-            request_type="POST",
-            name=REQUEST_NAME,
-            response_time=(response_ns - sent_ns) / 1e6,
-            response_length=length,
-            exception=exception,
-            context={},
-            response=None,
-            start_time=sent_ns / _NS,
-            url=self.client.url,
-        )
+        report_enqueue(self.request_event, self.client.url, sent_ns, response_ns, length, exception)
         return status is not None and status < 300
 
     def stop(self) -> None:

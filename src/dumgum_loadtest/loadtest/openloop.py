@@ -19,7 +19,11 @@ from gevent import GreenletExit
 from gevent.lock import Semaphore
 
 from dumgum_loadtest.loadtest.counters import LATE_AFTER_NS
-from dumgum_loadtest.loadtest.sends import REQUEST_NAME, PreparedSend, request_record
+from dumgum_loadtest.loadtest.sends import (
+    PreparedSend,
+    report_enqueue,
+    request_record,
+)
 from dumgum_loadtest.loadtest.timing import sleep_until
 from dumgum_loadtest.loadtest.transport import (
     ENQUEUE_TIMEOUT_S,
@@ -195,17 +199,7 @@ class OpenLoop:
             self._record(send, SENT, status=status, response_ns=response_ns)
             if status >= 400:
                 exception = StatusError(status)
-        self.request_event.fire(
-            request_type="POST",
-            name=REQUEST_NAME,
-            response_time=(response_ns - sent_ns) / 1e6,
-            response_length=length,
-            exception=exception,
-            context={},
-            response=None,
-            start_time=sent_ns / _NS,
-            url=self.client.url,
-        )
+        report_enqueue(self.request_event, self.client.url, sent_ns, response_ns, length, exception)
 
     def _record(self, send: PreparedSend, state: str, **outcome: Any) -> None:
         self.context.recorder.add(request_record(self.context, send, state, **outcome))

@@ -100,3 +100,25 @@ def request_record(
     }
     record.update(send.features)
     return record
+
+
+def report_enqueue(
+    request_event: Any,
+    url: str,
+    sent_ns: int,
+    response_ns: int,
+    length: int,
+    exception: BaseException | None,
+) -> None:
+    """Tell Locust about one enqueue, so its own statistics and web UI count it."""
+    request_event.fire(
+        request_type="POST",
+        name=REQUEST_NAME,
+        response_time=(response_ns - sent_ns) / 1e6,
+        response_length=length,
+        exception=exception,
+        context={},
+        response=None,
+        start_time=sent_ns / 1_000_000_000,
+        url=url,
+    )
