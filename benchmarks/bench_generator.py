@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 import psutil  # type: ignore[import-untyped]  # no stubs in the lock file
 import yaml
-from starlette.types import Receive, Scope, Send
+from _bare import bare_app  # the sibling module: scripts run by path
 
 from dumgum_loadtest.loadtest.command import TOKEN_ENV, locust_command
 from dumgum_loadtest.mock import DEFAULT_TOKEN, ENQUEUE_PATH
@@ -70,32 +70,6 @@ class Bare(FastHttpUser):
     def post(self):
         self.client.post("{ENQUEUE_PATH}", data=BODY, headers=HEADERS, name="enqueue")
 '''
-
-
-_served = 0  # POSTs answered by this endpoint process
-
-
-async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The endpoint: read the body, answer 204; ``GET /count`` says how many it answered."""
-    global _served
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    more_body = True
-    while more_body:
-        message = await receive()
-        more_body = message.get("more_body", False)
-    if scope["method"] == "GET":
-        body = str(_served).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": body})
-        return
-    _served += 1
-    await send({"type": "http.response.start", "status": 204, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
 
 
 def served(connection: http.client.HTTPConnection) -> int:

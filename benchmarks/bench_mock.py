@@ -37,7 +37,7 @@ import aiohttp
 import orjson
 import psutil
 import uvloop
-from starlette.types import Receive, Scope, Send
+from _bare import bare_app  # the sibling module: scripts run by path
 
 from dumgum_loadtest.mock import DEFAULT_TOKEN, ENQUEUE_PATH
 from dumgum_loadtest.serving import free_port, serve_forever
@@ -62,22 +62,6 @@ LEDGER_DELTAS = (
 )
 KEEPALIVE_S = 2.0
 TICK_S = 0.001  # the generator launches whatever is due every millisecond
-
-
-async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The reference: read the body, answer 204; no validation, no fan-out."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    more_body = True
-    while more_body:
-        message = await receive()
-        more_body = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 204, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
 
 
 # -- the request ------------------------------------------------------------------------------

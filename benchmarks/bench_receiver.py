@@ -28,7 +28,7 @@ import aiohttp
 import orjson
 import psutil  # type: ignore[import-untyped]  # no stubs in the lock file
 import uvloop
-from starlette.types import Receive, Scope, Send
+from _bare import bare_app  # the sibling module: scripts run by path
 
 from dumgum_loadtest.clock import iso_from_ns, now_ns
 from dumgum_loadtest.receiver import ReceiverSettings, create_receiver_app
@@ -43,22 +43,6 @@ _TEXT = (
     "Haha, that sounds like such a fun weekend! I've never tried climbing myself, but I've"
     " always wanted to. Was it an indoor gym or did you go outside? Tell me everything"
 )
-
-
-async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The reference: read the body, answer 204, record nothing."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    more_body = True
-    while more_body:
-        message = await receive()
-        more_body = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 204, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
 
 
 def serve(variant: str, port: int, out_dir: Path, core: int | None) -> None:
