@@ -17,7 +17,6 @@ from typing import Any
 import gevent
 from gevent import GreenletExit
 
-from dumgum_loadtest.loadtest.counters import LATE_AFTER_NS
 from dumgum_loadtest.loadtest.sends import (
     PreparedSend,
     report_enqueue,
@@ -241,11 +240,7 @@ class ConversationRunner:
         if register and self.receiver is not None:
             self.receiver.register_messages([send.user_message()])
         sent_ns = send.sent_ns = time.time_ns()
-        lag_ns = sent_ns - send.intended_ns
-        counters.sent += 1
-        counters.lag.record(lag_ns)
-        if lag_ns > LATE_AFTER_NS:
-            counters.late += 1
+        counters.count_sent(sent_ns - send.intended_ns)
         status: int | None = None
         length = 0
         exception: Exception | None = None

@@ -117,6 +117,13 @@ class Counters:
         responses = self.responses_2xx + self.responses_3xx + self.responses_4xx
         return self.sent - responses - self.responses_5xx - self.transport_errors
 
+    def count_sent(self, lag_ns: int) -> None:
+        """One request left, ``lag_ns`` after its intended time."""
+        self.sent += 1
+        self.lag.record(lag_ns)
+        if lag_ns > LATE_AFTER_NS:
+            self.late += 1
+
     def count_status(self, status: int) -> None:
         if status < 300:
             self.responses_2xx += 1

@@ -18,7 +18,6 @@ import gevent
 from gevent import GreenletExit
 from gevent.lock import Semaphore
 
-from dumgum_loadtest.loadtest.counters import LATE_AFTER_NS
 from dumgum_loadtest.loadtest.sends import (
     PreparedSend,
     report_enqueue,
@@ -174,10 +173,7 @@ class OpenLoop:
             self._not_sent(send, "behind schedule by more than max_lateness_s")
             return
         send.sent_ns = sent_ns
-        counters.sent += 1
-        counters.lag.record(lag_ns)
-        if lag_ns > LATE_AFTER_NS:
-            counters.late += 1
+        counters.count_sent(lag_ns)
         status: int | None = None
         length = 0
         exception: Exception | None = None
