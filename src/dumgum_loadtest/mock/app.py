@@ -27,6 +27,7 @@ from dumgum_loadtest.mock.delivery import WebhookSender
 from dumgum_loadtest.mock.engine import Engine
 from dumgum_loadtest.mock.ledger import Ledger
 from dumgum_loadtest.mock.openapi import openapi_document
+from dumgum_loadtest.schema.enums import ChatModel
 from dumgum_loadtest.schema.request import EnqueueRequest
 
 ENQUEUE_PATH = "/cs/v1/content_creation/conversations/enqueue"
@@ -97,9 +98,7 @@ class MockState:
 
     def ledger_snapshot(self) -> dict[str, Any]:
         prices = self.config.prices
-        reply_prices = {m.value: self.config.model_profile(m).price_eur for m in self.config.models}
-        for model in self.ledger.billed_replies_by_model:
-            reply_prices.setdefault(model, self.config.model_profile(model).price_eur)  # type: ignore[arg-type]
+        reply_prices = {m.value: self.config.model_profile(m).price_eur for m in ChatModel}
         snapshot = self.ledger.snapshot()
         snapshot["cost"] = self.ledger.cost_eur(
             reply_prices, prices.vision_eur_per_picture, prices.soulengine_eur_per_persona
