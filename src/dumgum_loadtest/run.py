@@ -125,24 +125,23 @@ def time_scale_of(scenario: Scenario) -> float:
     return float(scenario.mock.get("time_scale", 1.0))
 
 
-def longest_deadline_s(scenario: Scenario) -> float:
-    """The longest maxProcessingTimeSeconds the mix can draw (300 s when not drawn)."""
-    values = [300.0]
-    fields = [scenario.mix.fields, *scenario.mix.by_model.values()]
-    for mix in fields:
-        for value in mix.get("replyParameters.maxProcessingTimeSeconds", {}):
+def _largest_drawn(scenario: Scenario, field: str, default: float) -> float:
+    """The largest numeric value the mix can draw for ``field`` (``default`` when not drawn)."""
+    values = [default]
+    for mix in (scenario.mix.fields, *scenario.mix.by_model.values()):
+        for value in mix.get(field, {}):
             try:
                 values.append(float(value))
             except (TypeError, ValueError):
-                continue
-    buffers = [5.0]
-    for mix in fields:
-        for value in mix.get("replyParameters.bufferSeconds", {}):
-            try:
-                buffers.append(float(value))
-            except (TypeError, ValueError):
-                continue
-    return max(values) + max(buffers)
+                continue  # omit / null: the API's default, already counted
+    return max(values)
+
+
+def longest_deadline_s(scenario: Scenario) -> float:
+    """The longest buffer plus maxProcessingTimeSeconds the mix can draw (DumGum seconds)."""
+    return _largest_drawn(
+        scenario, "replyParameters.maxProcessingTimeSeconds", 300.0
+    ) + _largest_drawn(scenario, "replyParameters.bufferSeconds", 5.0)
 
 
 def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> None:
