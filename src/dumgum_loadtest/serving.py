@@ -7,7 +7,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from types import TracebackType
 
 import uvicorn
@@ -95,10 +94,3 @@ class BackgroundServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def background(app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` in a thread for the duration of the block; yields its base URL."""
-    with BackgroundServer(app, host, port) as server:
-        yield server.url

@@ -21,7 +21,12 @@ from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygie
 from dumgum_loadtest.analysis.join import JoinedEvents, join_events
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
 from dumgum_loadtest.analysis.load import RawRecords, load_raw
-from dumgum_loadtest.analysis.outcomes import OUTCOMES, classify_stamps
+from dumgum_loadtest.analysis.outcomes import (
+    OUTCOMES,
+    classify_stamps,
+    count_outcomes,
+    outcome_codes,
+)
 from dumgum_loadtest.analysis.slo import evaluate_slos
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
 from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_table
@@ -130,12 +135,12 @@ def load_tables(run_dir: Path) -> RawRecords:
 
 
 def _breakdowns(
-    requests: pd.DataFrame, outcome_codes: np.ndarray, first_answer_s: pd.Series
+    requests: pd.DataFrame, outcomes: np.ndarray, first_answer_s: pd.Series
 ) -> dict[str, list[dict[str, Any]]]:
     """Per value of each feature: outcomes, drop rate, first-answer percentiles."""
     tables: dict[str, list[dict[str, Any]]] = {}
     latency = first_answer_s.to_numpy()
-    answered = outcome_codes == OUTCOMES.index("answered")
+    answered = outcomes == OUTCOMES.index("answered")
     for feature in BREAKDOWN_FEATURES:
         codes, values = pd.factorize(requests[feature], use_na_sentinel=True)
         labels = [str(value) for value in values]
@@ -143,7 +148,7 @@ def _breakdowns(
             codes = np.where(codes < 0, len(labels), codes)
             labels.append("none")
         # One pass counts every (value, outcome) cell; percentiles go group by group.
-        cells = np.bincount(codes * len(OUTCOMES) + outcome_codes, minlength=len(labels) * 6)
+        cells = np.bincount(codes * len(OUTCOMES) + outcomes, minlength=len(labels) * len(OUTCOMES))
         table = cells.reshape(len(labels), len(OUTCOMES))
         rows = []
         for index, label in enumerate(labels):
@@ -206,7 +211,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     joined = join_events(requests, events)
     stamps = request_timestamps(requests, events, joined)
     outcome = classify_stamps(requests, stamps, time_scale)
-    outcome_codes = pd.Categorical(outcome, categories=OUTCOMES).codes.astype("int64")
+    codes = outcome_codes(outcome)
     status = requests["status"]
     awaited = int(outcome.isin(["answered", "dropped", "lost"]).sum())
     sent = int((requests["send_state"] != NOT_SENT).sum())
@@ -248,12 +253,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
             "not_sent": int((requests["send_state"] == NOT_SENT).sum()),
             "transport_errors": int((requests["send_state"] == TRANSPORT_ERROR).sum()),
         },
-        "outcomes": {
-            name: int(n)
-            for name, n in zip(
-                OUTCOMES, np.bincount(outcome_codes, minlength=len(OUTCOMES)), strict=True
-            )
-        },
+        "outcomes": count_outcomes(codes),
         "rejected_by_status": {
             str(code): int(n)
             for code, n in status[status >= 400].astype("int64").value_counts().sort_index().items()
@@ -266,7 +266,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "little": littles_law(seconds, requests, stamps, outcome, steady),
         "stages": stages,
         "capacity": capacity_section(stages, scenario.slos),
-        "breakdowns": _breakdowns(requests, outcome_codes, first_answer_s),
+        "breakdowns": _breakdowns(requests, codes, first_answer_s),
         "customer_endpoints": customer_endpoint_load(
             raw.calls, int(status.between(200, 299).sum())
         ),

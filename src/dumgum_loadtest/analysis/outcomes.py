@@ -87,6 +87,13 @@ def arrow_array(values: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def count_outcomes(outcome: pd.Series) -> dict[str, int]:
-    counts = outcome.value_counts()
-    return {name: int(counts.get(name, 0)) for name in OUTCOMES}
+def outcome_codes(outcome: pd.Series) -> np.ndarray:
+    """Outcomes as small integers, positions in ``OUTCOMES`` (cheap to count at 10 M rows)."""
+    codes: np.ndarray = pd.Categorical(outcome, categories=OUTCOMES).codes.astype("int64")
+    return codes
+
+
+def count_outcomes(codes: np.ndarray) -> dict[str, int]:
+    """How many requests had each outcome, every outcome named (zeros included)."""
+    counts = np.bincount(codes, minlength=len(OUTCOMES))
+    return {name: int(n) for name, n in zip(OUTCOMES, counts, strict=True)}

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from dumgum_loadtest.analysis.load import EVENT_COLUMNS
-from dumgum_loadtest.analysis.outcomes import OUTCOMES, classify, count_outcomes
+from dumgum_loadtest.analysis.outcomes import OUTCOMES, classify, count_outcomes, outcome_codes
 from dumgum_loadtest.records import NOT_SENT, SENT, TRANSPORT_ERROR, RequestRecord
 
 S = 1_000_000_000
@@ -107,6 +107,6 @@ def test_transport_errors_are_judged_by_their_events() -> None:
 
 
 def test_counts_add_up() -> None:
-    counts = count_outcomes(pd.Series(["answered", "merged", "lost", "lost"]))
+    counts = count_outcomes(outcome_codes(pd.Series(["answered", "merged", "lost", "lost"])))
     assert set(counts) == set(OUTCOMES)
     assert sum(counts.values()) == 4
