@@ -16,6 +16,7 @@ from tests.unit.cost.cost_helpers import example_sheet, request
 
 from dumgum_loadtest.analysis.load import load_raw
 from dumgum_loadtest.analysis.outcomes import classify
+from dumgum_loadtest.analysis.tables import RunTables
 from dumgum_loadtest.cost import cost_section_for_run_dir, run_cost
 from dumgum_loadtest.cost.calibrate import calibrate
 from dumgum_loadtest.cost.sheet import load_price_sheet
@@ -142,7 +143,8 @@ def test_run_projection_reproduces_the_example_and_the_ledger(
     raw = load_raw(run_dir)
     outcome = classify(raw.requests, raw.events, TIME_SCALE)
     assert list(outcome) == ["merged", *["answered"] * 6, "dropped"]
-    cost = run_cost(raw, outcome, example_sheet(), time_scale=TIME_SCALE, mock_ledger=ledger)
+    tables = RunTables.from_raw(raw)
+    cost = run_cost(tables, outcome, example_sheet(), time_scale=TIME_SCALE, mock_ledger=ledger)
 
     # The hand-computed figures, to the cent.
     assert cost["projected"]["total_eur"] == "0.4350"

@@ -13,14 +13,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dumgum_loadtest.analysis.capacity import capacity_section
 from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygiene
-from dumgum_loadtest.analysis.join import JoinedEvents, join_events
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
-from dumgum_loadtest.analysis.load import RawRecords, load_raw
 from dumgum_loadtest.analysis.outcomes import (
     OUTCOMES,
     classify_stamps,
@@ -29,6 +25,7 @@ from dumgum_loadtest.analysis.outcomes import (
 )
 from dumgum_loadtest.analysis.slo import evaluate_slos
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
+from dumgum_loadtest.analysis.tables import RunTables, load_run_tables
 from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_table
 from dumgum_loadtest.records import NOT_SENT, TRANSPORT_ERROR
 from dumgum_loadtest.scenarios import Scenario, load_scenario
@@ -68,70 +65,6 @@ def read_json(path: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-# What the analysis, the cost section and the reports read; the rest stays on disk (the
-# per-event user, persona and answer details, for instance, cost a lot to load at 30 M rows).
-_COLUMNS: dict[str, tuple[str, ...] | None] = {
-    "requests": None,
-    "events": (
-        "recv_ns",
-        "event",
-        "sequence_number",
-        "tag_request",
-        "tag_run",
-        "answer_id",
-        "cost",
-    ),
-    "calls": None,
-}
-
-
-_REPEATED_TEXT = (
-    "run_id",
-    "worker",
-    "stage",
-    "send_state",
-    "chat_model",
-    "language",
-    "typing_delay",
-    "engage",
-    "error",
-    "event",
-    "tag_run",
-    "cost",
-    "endpoint",
-    "kind",
-)
-
-
-def _read_table(path: Path, columns: tuple[str, ...] | None) -> pd.DataFrame:
-    names = set(pq.read_schema(path).names)
-    wanted = None if columns is None else [c for c in columns if c in names]
-    # Text stays Arrow-backed (no copy): several times faster than numpy objects or categories
-    # at 10 M rows; numbers become numpy (nullable integers as float64 with NaN).
-    # Text with a handful of values (event names, models, states) stays dictionary-encoded:
-    # pandas categories of a few bytes per row instead of the whole string, at 30 M rows.
-    table = pq.read_table(
-        path, columns=wanted, read_dictionary=[c for c in _REPEATED_TEXT if c in names]
-    )
-    frame: pd.DataFrame = table.to_pandas(
-        types_mapper=_text_as_arrow, self_destruct=True, split_blocks=True
-    )
-    return frame
-
-
-def _text_as_arrow(kind: pa.DataType) -> pd.ArrowDtype | None:
-    return pd.ArrowDtype(kind) if pa.types.is_string(kind) else None
-
-
-def load_tables(run_dir: Path) -> RawRecords:
-    """The Parquet tables when the run finished writing them, else the raw shards."""
-    tables = {name: run_dir / f"{name}.parquet" for name in _COLUMNS}
-    if all(path.exists() for path in tables.values()):
-        frames = {name: _read_table(path, _COLUMNS[name]) for name, path in tables.items()}
-        return RawRecords(frames["requests"], frames["events"], frames["calls"], 0)
-    return load_raw(run_dir)
 
 
 def _breakdowns(
@@ -205,18 +138,17 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     meta = read_json(run_dir / "run-meta.json")
     environment = read_json(run_dir / "environment.json")
     time_scale = float(environment.get("time_scale") or scenario.mock.get("time_scale", 1.0))
-    raw = load_tables(run_dir)
-    requests = raw.requests.reset_index(drop=True)
-    events = raw.events
-    joined = join_events(requests, events)
-    stamps = request_timestamps(requests, events, joined)
+    tables = load_run_tables(run_dir, meta.get("run_id"))
+    requests, joined = tables.requests, tables.events
+    stamps = request_timestamps(requests, joined)
     outcome = classify_stamps(requests, stamps, time_scale)
     codes = outcome_codes(outcome)
     status = requests["status"]
     awaited = int(outcome.isin(["answered", "dropped", "lost"]).sum())
     sent = int((requests["send_state"] != NOT_SENT).sum())
     origin_ns = int(requests["intended_ns"].min()) if len(requests) else 0
-    end_candidates = [requests["intended_ns"].max(), events["recv_ns"].max()]
+    last_event_ns = np.nanmax(joined.recv_ns) if np.isfinite(joined.recv_ns).any() else np.nan
+    end_candidates = [requests["intended_ns"].max(), last_event_ns]
     end_ns = int(max(v for v in end_candidates if pd.notna(v))) if len(requests) else 0
     seconds = per_second(requests, stamps, outcome, origin_ns, end_ns)
     warmup_s = int(scenario.warmup_s)
@@ -268,41 +200,38 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "capacity": capacity_section(stages, scenario.slos),
         "breakdowns": _breakdowns(requests, codes, first_answer_s),
         "customer_endpoints": customer_endpoint_load(
-            raw.calls, int(status.between(200, 299).sum())
+            tables.calls, int(status.between(200, 299).sum())
         ),
-        "hygiene": event_hygiene(events, joined, stamps, meta.get("run_id"), deadline_ns),
+        "hygiene": event_hygiene(joined, stamps, deadline_ns),
         "health": _health(requests, run_dir, meta),
-        "unreadable_lines": raw.unreadable_lines,
+        "unreadable_lines": tables.unreadable_lines,
     }
     summary["slo"] = evaluate_slos(scenario.slos, summary)
     summary["passed"] = all(row["pass"] for row in summary["slo"])
     ledger = read_json(run_dir / "mock-ledger.json")
     if ledger:
         summary["mock_ledger"] = ledger
-    summary["cost"] = _cost(run_dir, raw, requests, outcome, time_scale, scenario, ledger, joined)
+    summary["cost"] = _cost(run_dir, tables, outcome, time_scale, scenario, ledger)
     return Analysis(summary, requests, stamps, outcome, seconds)
 
 
 def _cost(
     run_dir: Path,
-    raw: RawRecords,
-    requests: pd.DataFrame,
+    tables: RunTables,
     outcome: pd.Series,
     time_scale: float,
     scenario: Scenario,
     ledger: dict[str, Any],
-    joined: JoinedEvents,
 ) -> dict[str, Any]:
     from dumgum_loadtest.cost.section import RUN_PRICE_SHEET, cost_section
     from dumgum_loadtest.cost.sheet import load_price_sheet
 
     kept = run_dir / RUN_PRICE_SHEET
     return cost_section(
-        RawRecords(requests, raw.events, raw.calls, raw.unreadable_lines),
+        tables,
         outcome,
         time_scale=time_scale,
         sheet=load_price_sheet(kept) if kept.is_file() else None,
         scenario=scenario,
         mock_ledger=ledger or None,
-        joined=joined,
     )

@@ -6,33 +6,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from dumgum_loadtest.analysis.join import DROPPED, FIRST_ANSWER, FOLLOW_UP, OTHER, JoinedEvents
+from dumgum_loadtest.analysis.join import DROPPED, FIRST_ANSWER, OTHER, JoinedEvents
 from dumgum_loadtest.analysis.stats import percentiles_s
 
 
 def event_hygiene(
-    events: pd.DataFrame,
-    joined: JoinedEvents,
-    stamps: pd.DataFrame,
-    run_id: str | None,
-    deadline_ns: np.ndarray,
+    joined: JoinedEvents, stamps: pd.DataFrame, deadline_ns: np.ndarray
 ) -> dict[str, int]:
     """Duplicates, out-of-order pairs, events no request of this run claims, late answers."""
-    created = joined.kind == FIRST_ANSWER
-    created |= joined.kind == FOLLOW_UP
-    answer_ids = pa.array(events["answer_id"], type=pa.string()).filter(pa.array(created))
-    duplicates = int(created.sum()) - int(pc.count_distinct(answer_ids, mode="only_valid").as_py())
+    duplicates = int((joined.created & ~joined.first_delivery).sum())
     processing = stamps["processing_ns"].to_numpy()
     first_answer = stamps["first_answer_ns"].to_numpy()
     out_of_order = int(np.nansum(processing > first_answer))
     # Only conversation events echo tags (memory events and image rejections carry none).
     conversation = joined.kind != OTHER
-    foreign = joined.request_pos < 0
-    if run_id is not None:
-        foreign |= (events["tag_run"] != run_id).to_numpy(dtype=bool, na_value=True)
+    foreign = (joined.request_pos < 0) | joined.other_run
     terminal = np.isin(joined.kind, (FIRST_ANSWER, DROPPED)) & (joined.request_pos >= 0)
     deadline = deadline_ns[joined.request_pos[terminal]]
     late = int((joined.recv_ns[terminal] > deadline).sum())
@@ -41,7 +30,7 @@ def event_hygiene(
         "out_of_order": out_of_order,
         "unmatched": int((foreign & conversation).sum()),
         "late": late,
-        "events": len(events),
+        "events": len(joined),
     }
 
 

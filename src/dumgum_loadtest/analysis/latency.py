@@ -20,7 +20,6 @@ from dumgum_loadtest.analysis.join import (
     PROCESSING,
     JoinedEvents,
     first_time_ns,
-    join_events,
     last_time_ns,
 )
 from dumgum_loadtest.analysis.stats import percentiles_s
@@ -29,14 +28,11 @@ STAGES = ("enqueue", "processing", "first_answer", "last_message")
 ORIGINS = ("intended", "sent")
 
 
-def request_timestamps(
-    requests: pd.DataFrame, events: pd.DataFrame, joined: JoinedEvents | None = None
-) -> pd.DataFrame:
+def request_timestamps(requests: pd.DataFrame, joined: JoinedEvents) -> pd.DataFrame:
     """Per request (aligned with ``requests``): epoch ns of each event stage, NaN if none.
 
     Float64 nanoseconds keep about 0.25 µs of resolution at today's epoch: ample here.
     """
-    joined = joined if joined is not None else join_events(requests, events)
     size = len(requests)
     return pd.DataFrame(
         {

@@ -22,52 +22,60 @@ from dumgum_loadtest.records import NOT_SENT
 OUTCOMES = ("answered", "merged", "dropped", "rejected", "not_sent", "lost")
 # Sends within this much of the buffer window still count as one burst (scheduling jitter).
 BUFFER_TOLERANCE_S = 0.25
+OUTCOME_DTYPE = pd.CategoricalDtype(list(OUTCOMES))
+_ANSWERED, _MERGED, _DROPPED, _REJECTED, _NOT_SENT, _LOST = range(len(OUTCOMES))
 
 
 def classify(requests: pd.DataFrame, events: pd.DataFrame, time_scale: float) -> pd.Series:
-    """The outcome of every request, indexed like ``requests``."""
+    """The outcome of every request, indexed like ``requests`` (events in a DataFrame)."""
+    from dumgum_loadtest.analysis.join import join_events
     from dumgum_loadtest.analysis.latency import request_timestamps
 
-    return classify_stamps(requests, request_timestamps(requests, events), time_scale)
+    joined = join_events(requests.reset_index(drop=True), events)
+    stamps = request_timestamps(requests, joined)
+    return classify_stamps(requests, stamps, time_scale)
 
 
 def classify_stamps(requests: pd.DataFrame, stamps: pd.DataFrame, time_scale: float) -> pd.Series:
-    """Outcomes from the per-request stage timestamps (see ``latency.request_timestamps``)."""
+    """Outcomes from the per-request stage timestamps (see ``latency.request_timestamps``):
+    a categorical Series (categories: ``OUTCOMES``), one byte per request."""
     answer = stamps["first_answer_ns"].to_numpy()
     drop = stamps["dropped_ns"].to_numpy()
     status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
-    values = np.full(len(requests), "lost", dtype=object)
+    codes = np.full(len(requests), _LOST, dtype="int8")
     # Whichever terminal event came first decides between answered and dropped.
     answered = ~np.isnan(answer) & (np.isnan(drop) | (answer <= drop))
-    values[answered] = "answered"
-    values[~np.isnan(drop) & ~answered] = "dropped"
-    values[status >= 400] = "rejected"
-    values[(requests["send_state"] == NOT_SENT).to_numpy()] = "not_sent"
-    outcome = pd.Series(values, index=requests.index, dtype="object")
-    _mark_merged(requests, outcome, time_scale)
-    return outcome
+    codes[answered] = _ANSWERED
+    codes[~np.isnan(drop) & ~answered] = _DROPPED
+    codes[status >= 400] = _REJECTED
+    codes[(requests["send_state"] == NOT_SENT).to_numpy(dtype=bool, na_value=False)] = _NOT_SENT
+    _mark_merged(requests, codes, time_scale)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=OUTCOME_DTYPE), index=requests.index)
 
 
-def _mark_merged(requests: pd.DataFrame, outcome: pd.Series, time_scale: float) -> None:
+def _mark_merged(requests: pd.DataFrame, codes: np.ndarray, time_scale: float) -> None:
     status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
-    current = outcome.to_numpy()
-    accepted = np.flatnonzero((status >= 200) & (status < 300) & (current != "rejected"))
-    if accepted.size == 0:
+    accepted = np.flatnonzero((status >= 200) & (status < 300) & (codes != _REJECTED))
+    unanswered = accepted[codes[accepted] == _LOST]
+    if unanswered.size == 0:
         return
-    user = codes_of(requests["user_id"])[accepted]
-    persona = codes_of(requests["persona_id"])[accepted]
-    pair = user * (int(persona.max()) + 2) + persona
-    sent_s = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[accepted] / 1e9
+    # Only the users with a request still unanswered can have merged ones: sort just theirs.
+    user = codes_of(requests["user_id"]) + 1  # 0: no user
+    wanted = np.zeros(int(user.max()) + 1, dtype=bool)
+    wanted[user[unanswered]] = True
+    rows = accepted[wanted[user[accepted]]]
+    persona = codes_of(requests["persona_id"])[rows]
+    pair = user[rows] * (int(persona.max()) + 2) + persona
+    sent_s = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[rows] / 1e9
     order = np.lexsort((sent_s, pair))
-    rows = accepted[order]
-    sent_s, pair = sent_s[order], pair[order]
+    rows, sent_s, pair = rows[order], sent_s[order], pair[order]
     window_s = requests["buffer_s"].to_numpy(dtype="float64", na_value=0.0)[rows] * time_scale
     # Consecutive sends of a pair inside the earlier one's window form one burst.
     linked = (pair[1:] == pair[:-1]) & (np.diff(sent_s) <= window_s[:-1] + BUFFER_TOLERANCE_S)
     burst_id = np.concatenate([[0], np.cumsum(~linked)])
-    lost = current[rows] == "lost"
+    lost = codes[rows] == _LOST
     covered = np.bincount(burst_id, weights=(~lost).astype("float64")) > 0
-    outcome.iloc[rows[lost & covered[burst_id]]] = "merged"
+    codes[rows[lost & covered[burst_id]]] = _MERGED
 
 
 def codes_of(values: pd.Series) -> np.ndarray:
@@ -89,6 +97,8 @@ def arrow_array(values: pd.Series) -> pa.Array:
 
 def outcome_codes(outcome: pd.Series) -> np.ndarray:
     """Outcomes as small integers, positions in ``OUTCOMES`` (cheap to count at 10 M rows)."""
+    if isinstance(outcome.dtype, pd.CategoricalDtype) and tuple(outcome.cat.categories) == OUTCOMES:
+        return outcome.cat.codes.to_numpy(dtype="int64")
     codes: np.ndarray = pd.Categorical(outcome, categories=OUTCOMES).codes.astype("int64")
     return codes
 

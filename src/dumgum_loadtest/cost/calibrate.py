@@ -138,11 +138,11 @@ def sheet_yaml(sheet: PriceSheet, notes: dict[str, str]) -> str:
 
 def calibrate(run_dir: Path, base: PriceSheet | None = None) -> str:
     """A price sheet (YAML text) from ``run_dir``'s received ``answer.cost`` values."""
-    from dumgum_loadtest.analysis.analyse import load_tables
+    from dumgum_loadtest.analysis.tables import load_records
 
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
-    raw = load_tables(run_dir)
+    raw = load_records(run_dir)
     observed = observed_prices(raw.requests, raw.events)
     if not observed:
         raise ConfigError(

@@ -1,9 +1,9 @@
 """What a run was charged: the sum of ``answer.cost`` over the answers received, and why it
 differs from the projection, in named amounts that add up to the difference.
 
-Events are matched to requests by row position (``JoinedEvents.request_pos`` when the
-analysis has it, else one Arrow join here); costs are integer codes into the run's handful
-of distinct cost strings, each parsed once, so every sum is a few counts times a Decimal.
+Events come joined to the requests by row position (``analysis.join.JoinedEvents``), with
+their costs as integer codes into the run's handful of distinct cost strings, each parsed
+once, so every sum is a few counts times a Decimal.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from dumgum_loadtest.cost.columns import encode, first_occurrences, numbers, stable_order
+from dumgum_loadtest.analysis.join import FOLLOW_UP, JoinedEvents
 from dumgum_loadtest.cost.rules import eur_str
 from dumgum_loadtest.cost.sheet import REPLY_KEY, PriceSheet
 
-CREATED = "answer.created"
 NO_REQUEST = "(no request)"
 
 
@@ -52,17 +49,16 @@ class CostCodes:
     unreadable: np.ndarray  # per code; the last, missing: True
 
     @classmethod
-    def of(cls, costs: pd.Series, rows: np.ndarray) -> CostCodes:
-        """The costs at ``rows`` of the column ``costs``."""
-        encoded = encode(costs, rows)
+    def of_codes(cls, codes: np.ndarray, texts: list[Any]) -> CostCodes:
+        """Costs given as codes into ``texts`` (-1: missing), each text parsed once."""
         values, unreadable = [], []
-        for value in encoded.values:
-            (cost,), bad = parse_costs([value])
+        for text in texts:
+            (cost,), bad = parse_costs([text])
             values.append(cost)
             unreadable.append(bool(bad))
-        codes = encoded.codes.astype("int32")
+        codes = codes.astype("int32")
         codes[codes < 0] = len(values)
-        return cls(codes, [*values, Decimal(0)], np.array([*unreadable, True]))
+        return cls(codes, [*values, Decimal(0)], np.array([*unreadable, True], dtype=bool))
 
     def total_of(self, counts: np.ndarray) -> tuple[Decimal, int]:
         """Exact Decimal sum for ``counts[k]`` rows of code k (the last: missing)."""
@@ -184,24 +180,6 @@ class Measured:
         }
 
 
-def _text(series: pd.Series) -> pa.Array:
-    array = pa.array(series, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    return array if pa.types.is_string(array.type) else array.cast(pa.string())
-
-
-def request_positions(requests: pd.DataFrame, tags: pd.Series) -> np.ndarray:
-    """The row of the first request whose ``request_id`` is each tag (-1: none)."""
-    if not len(tags) or not len(requests):
-        return np.full(len(tags), -1, dtype="int64")
-    found = pc.index_in(_text(tags), value_set=_text(requests["request_id"]))
-    positions: np.ndarray = found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
-    return positions
-
-
 def _first_by_position(positions: np.ndarray, size: int) -> np.ndarray:
     """Per request row: the index of its first entry in ``positions`` (all >= 0; ``len``:
     none)."""
@@ -221,34 +199,23 @@ def _duplicate_ids(requests: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
 
 
 def measure(
-    events: pd.DataFrame,
+    joined: JoinedEvents,
     requests: pd.DataFrame,
     answered: np.ndarray,
     test_mode: np.ndarray,
     models: tuple[np.ndarray, list[str]],
-    request_pos: np.ndarray | None = None,
 ) -> Measured:
     """Sum ``answer.cost`` over the answers received, each answer id once.
 
-    ``answered`` and ``test_mode``: masks over ``requests``; ``models``: the requests' chat
-    model codes (-1: none) and each code's name; ``request_pos``: per event, the row of the
-    request its tag names (-1: none), as ``analysis.join.join_events`` gives it.
+    ``joined``: the events joined to ``requests`` (``analysis.join``); ``answered`` and
+    ``test_mode``: masks over ``requests``; ``models``: the requests' chat model codes (-1:
+    none) and each code's name.
     """
-    created = np.flatnonzero(
-        (events["event"] == CREATED).to_numpy(dtype=bool, na_value=False)
-        if len(events)
-        else np.zeros(0, dtype=bool)
-    )
-    # each answer id once (its first delivery), then the answers without an id
-    no_id = events["answer_id"].isna().to_numpy()[created]
-    rows = np.concatenate(
-        [created[first_occurrences(events["answer_id"], created)], created[no_id]]
-    )
-    del created, no_id  # (the arrays of 10 M-row runs: freed as soon as done with)
-    sequence = numbers(events["sequence_number"], rows, 0.0)
-    followup, first_message = sequence > 0, sequence == 0
-    del sequence
-    costs = CostCodes.of(events["cost"], rows)
+    # each answer id once (its first delivery; an answer without an id, every time)
+    rows = np.flatnonzero(joined.created & joined.first_delivery)
+    followup = joined.kind[rows] == FOLLOW_UP
+    first_message = joined.sequence_sign[rows] == 0
+    costs = CostCodes.of_codes(joined.cost_code[rows], joined.cost_values)
     first_eur, bad_first = costs.total(~followup)
     followups_eur, bad_followups = costs.total(followup)
     measured = Measured(
@@ -258,21 +225,8 @@ def measure(
         followups_eur=followups_eur,
         unreadable_costs=bad_first + bad_followups,
     )
-    # per answer: the request its tag names (-1: none; an answer without a tag names none,
-    # and a request without an id is named by none)
-    tagged = events["tag_request"].notna().to_numpy()[rows]
-    if request_pos is None:
-        positions = np.full(len(rows), -1, dtype="int64")
-        positions[tagged] = request_positions(requests, events["tag_request"].take(rows[tagged]))
-    else:
-        if len(request_pos) != len(events):
-            raise ValueError(f"{len(request_pos)} joined positions for {len(events)} events")
-        positions = np.asarray(request_pos[rows], dtype="int64")
-        positions[~tagged | (positions < 0)] = -1
-    del tagged
-    if len(requests) and requests["request_id"].hasnans:
-        unnamed = np.append(requests["request_id"].isna().to_numpy(), True)
-        positions[unnamed[positions]] = -1
+    # per answer: the request its tag names (-1: none)
+    positions = joined.request_pos[rows].astype("int64")
     _match_first_answers(
         measured,
         requests,
@@ -280,8 +234,7 @@ def measure(
         test_mode,
         costs,
         positions,
-        events["recv_ns"],
-        rows,
+        joined.recv_ns[rows],
         first_message,
     )
     measured.by_model = _by_model(costs, positions, models)
@@ -295,8 +248,7 @@ def _match_first_answers(
     test_mode: np.ndarray,
     costs: CostCodes,
     positions: np.ndarray,
-    recv_ns: pd.Series,
-    rows: np.ndarray,
+    recv_ns: np.ndarray,
     first_message: np.ndarray,
 ) -> None:
     """The cost of the first message of each answered request's first reply (by arrival).
@@ -307,7 +259,7 @@ def _match_first_answers(
     firsts = np.flatnonzero(first_message & (positions >= 0))
     if not len(firsts):
         return
-    firsts = firsts[stable_order(recv_ns, rows[firsts])]
+    firsts = firsts[np.argsort(recv_ns[firsts], kind="stable")]  # NaN (no time) last
     first_of = _first_by_position(positions[firsts], len(requests))
     matched = first_of < len(firsts)
     terminal = np.full(len(requests), -1, dtype="int32")  # -1: no first message

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dumgum_loadtest.cost.columns import Encoded, encode
+from dumgum_loadtest.analysis.columns import Encoded, encode
 from dumgum_loadtest.cost.mix import ModelMix, model_mix
 from dumgum_loadtest.scenarios.model import Scenario
 from dumgum_loadtest.scenarios.population import ScenarioPopulation

@@ -8,19 +8,19 @@ is broken into named reasons that add up to it. ``run_cost`` returns a JSON-read
 
 At 10 M requests nothing here goes row by row or joins strings: the requests are masks and
 integer codes over their rows, the events are matched to them by row position (the
-analysis' ``JoinedEvents``), and text columns become codes once (``cost.columns``).
+analysis' ``JoinedEvents``), and text columns become codes once (``analysis.columns``).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dumgum_loadtest.analysis.load import RawRecords
-from dumgum_loadtest.cost.columns import count_distinct, encode, stable_order
+from dumgum_loadtest.analysis.columns import count_distinct, encode, stable_order
+from dumgum_loadtest.analysis.tables import RunTables
 from dumgum_loadtest.cost.measured import Measured, measure
 from dumgum_loadtest.cost.pictures import (
     PICTURE_COLUMNS,
@@ -48,9 +48,6 @@ from dumgum_loadtest.cost.sheet import REPLY_KEY, SOULENGINE_KEY, VISION_KEY, Pr
 from dumgum_loadtest.scenarios.model import Scenario
 from dumgum_loadtest.schema.enums import ChatModel
 
-if TYPE_CHECKING:
-    from dumgum_loadtest.analysis.join import JoinedEvents
-
 COST_SCHEMA_VERSION = 1
 _MODELS = frozenset(m.value for m in ChatModel)
 
@@ -60,10 +57,9 @@ class _Requests:
 
     def __init__(self, frame: pd.DataFrame, outcome: pd.Series) -> None:
         self.frame = frame
-        kinds, names = pd.factorize(outcome.to_numpy())
-        self.answered = _is(kinds, names, "answered")
-        self.merged = _is(kinds, names, "merged")
-        self.dropped = _is(kinds, names, "dropped")
+        self.answered = (outcome == "answered").to_numpy(dtype=bool)
+        self.merged = (outcome == "merged").to_numpy(dtype=bool)
+        self.dropped = (outcome == "dropped").to_numpy(dtype=bool)
         self.test_mode = frame["test_mode"].astype(bool).to_numpy()
         model = encode(frame["chat_model"])
         self.model_codes = model.codes
@@ -98,14 +94,6 @@ class _Requests:
     def take(self, rows: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
         """The ``columns`` of ``rows`` (a mask): a small frame."""
         return self.frame[list(columns)].take(np.flatnonzero(rows))
-
-
-def _is(kinds: np.ndarray, names: np.ndarray, kind: str) -> np.ndarray:
-    found = np.flatnonzero(names == kind)
-    if not len(found):
-        return np.zeros(len(kinds), dtype=bool)
-    out: np.ndarray = kinds == found[0]
-    return out
 
 
 def _personas(requests: _Requests, rows: np.ndarray) -> dict[str, str]:
@@ -200,21 +188,16 @@ def _placeholders(sheet: PriceSheet, parts: dict[str, Any]) -> list[str]:
 
 
 def run_cost(
-    raw: RawRecords,
+    tables: RunTables,
     outcome: pd.Series,
     sheet: PriceSheet,
     *,
     time_scale: float = 1.0,
     scenario: Scenario | None = None,
     mock_ledger: dict[str, Any] | None = None,
-    joined: JoinedEvents | None = None,
 ) -> dict[str, Any]:
-    """The ``cost`` section of summary.json for a run's records and their outcomes.
-
-    ``joined``: the events already joined to ``raw.requests`` (``analysis.join.join_events``
-    on the same rows, in the same order); without it the events are joined here.
-    """
-    frame = raw.requests.reset_index(drop=True)
+    """The ``cost`` section of summary.json for a run's tables and their outcomes."""
+    frame = tables.requests
     if len(outcome) != len(frame):
         raise ValueError(f"{len(outcome)} outcomes for {len(frame)} requests")
     requests = _Requests(frame, outcome)
@@ -225,12 +208,11 @@ def run_cost(
     projected = _cost_parts(requests, answered, sheet, rules)
     billable = _cost_parts(requests, live, sheet, rules)
     measured = measure(
-        raw.events,
+        tables.events,
         frame,
         answered,
         requests.test_mode,
         (requests.model_codes, requests.model_names),
-        None if joined is None else joined.request_pos,
     )
     test_eur, _ = requests.priced(test, sheet)
     engaged = answered & frame["engage"].notna().to_numpy()

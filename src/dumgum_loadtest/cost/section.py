@@ -7,20 +7,18 @@ from the files a run leaves (raw records, scenario.yaml, mock-ledger.json, summa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pandas as pd
 
-from dumgum_loadtest.analysis.load import RawRecords
-from dumgum_loadtest.analysis.outcomes import classify
+from dumgum_loadtest.analysis.latency import request_timestamps
+from dumgum_loadtest.analysis.outcomes import classify_stamps
+from dumgum_loadtest.analysis.tables import RunTables, load_run_tables
 from dumgum_loadtest.cost.runs import run_cost
 from dumgum_loadtest.cost.sheet import PriceSheet, load_price_sheet, resolve_price_sheet
 from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.scenarios.model import Scenario, load_scenario
-
-if TYPE_CHECKING:
-    from dumgum_loadtest.analysis.join import JoinedEvents
 
 RUN_PRICE_SHEET = "price-sheet.yaml"  # a copy of the sheet a run used, when the run kept one
 RUN_SCENARIO = "scenario.yaml"
@@ -30,7 +28,7 @@ RUN_ENVIRONMENT = "environment.json"
 
 
 def cost_section(
-    raw: RawRecords,
+    tables: RunTables,
     outcome: pd.Series,
     *,
     time_scale: float,
@@ -38,23 +36,18 @@ def cost_section(
     scenario: Scenario | None = None,
     scenario_path: Path | None = None,
     mock_ledger: dict[str, Any] | None = None,
-    joined: JoinedEvents | None = None,
 ) -> dict[str, Any]:
-    """summary.json's ``cost``: ``sheet``, else the scenario's ``pricing``, else the default.
-
-    ``joined``: ``join_events(raw.requests, raw.events)`` when the caller has it (saves a join).
-    """
+    """summary.json's ``cost``: ``sheet``, else the scenario's ``pricing``, else the default."""
     if sheet is None:
         pricing = scenario.pricing if scenario is not None else None
         sheet = resolve_price_sheet(pricing, scenario_path)
     return run_cost(
-        raw,
+        tables,
         outcome,
         sheet,
         time_scale=time_scale,
         scenario=scenario,
         mock_ledger=mock_ledger,
-        joined=joined,
     )
 
 
@@ -73,10 +66,6 @@ def cost_section_for_run_dir(run_dir: Path, sheet: PriceSheet | None = None) -> 
     (``price-sheet.yaml``), the scenario's ``pricing``, or the default, in that order."""
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
-    # Imported here: the summary builder (analysis.analyse) imports this module.
-    from dumgum_loadtest.analysis.analyse import load_tables
-
-    raw = load_tables(run_dir)
     scenario_path = run_dir / RUN_SCENARIO
     scenario = load_scenario(scenario_path) if scenario_path.is_file() else None
     environment = _json(run_dir / RUN_ENVIRONMENT) or _json(run_dir / RUN_SUMMARY) or {}
@@ -84,13 +73,17 @@ def cost_section_for_run_dir(run_dir: Path, sheet: PriceSheet | None = None) -> 
     time_scale = float(environment.get("time_scale") or fallback)
     if sheet is None and (run_dir / RUN_PRICE_SHEET).is_file():
         sheet = load_price_sheet(run_dir / RUN_PRICE_SHEET)
-    outcome = classify(raw.requests, raw.events, time_scale)
+    ledger = _json(run_dir / RUN_LEDGER)
+    tables = load_run_tables(run_dir)
+    outcome = classify_stamps(
+        tables.requests, request_timestamps(tables.requests, tables.events), time_scale
+    )
     return cost_section(
-        raw,
+        tables,
         outcome,
         time_scale=time_scale,
         sheet=sheet,
         scenario=scenario,
         scenario_path=scenario_path,
-        mock_ledger=_json(run_dir / RUN_LEDGER),
+        mock_ledger=ledger,
     )

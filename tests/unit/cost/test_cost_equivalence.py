@@ -1,8 +1,7 @@
 """The fast ``run_cost`` (integer positions, cost codes, packed string keys) gives exactly the
 figures of the row-by-row implementation it replaced (``legacy_cost``), on a synthetic run
 of a few thousand requests full of awkward cases, for every way a run's columns can come:
-raw-shard strings, Arrow-backed strings in several chunks (Parquet), categoricals; with the
-analysis' joined events and without."""
+raw-shard strings, Arrow-backed strings in several chunks (Parquet), categoricals."""
 
 from __future__ import annotations
 
@@ -17,9 +16,9 @@ from tests.unit.cost import legacy_cost
 from tests.unit.cost.cost_helpers import S, answer, event, example_sheet, raw_records, request
 from tests.unit.scenarios.scenario_helpers import make_scenario
 
-from dumgum_loadtest.analysis.join import join_events
+from dumgum_loadtest.analysis.columns import count_distinct, first_occurrences
 from dumgum_loadtest.analysis.load import RawRecords
-from dumgum_loadtest.cost.columns import count_distinct, first_occurrences
+from dumgum_loadtest.analysis.tables import RunTables
 from dumgum_loadtest.cost.runs import run_cost
 from dumgum_loadtest.scenarios.model import Scenario
 
@@ -180,9 +179,7 @@ def test_the_fast_cost_section_equals_the_row_by_row_one(
     assert expected["measured"]["unreadable_costs"] > 0
     assert expected["projected"]["vision_analyses"] > 0
     assert "(no request)" in expected["by_chat_model"]
-    assert run_cost(raw, outcome, example_sheet(), **options) == expected
-    joined = join_events(raw.requests.reset_index(drop=True), raw.events)
-    assert run_cost(raw, outcome, example_sheet(), joined=joined, **options) == expected
+    assert run_cost(RunTables.from_raw(raw), outcome, example_sheet(), **options) == expected
 
 
 @pytest.mark.parametrize(

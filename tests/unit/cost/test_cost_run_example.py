@@ -41,6 +41,7 @@ from tests.unit.cost.cost_helpers import (
 )
 from tests.unit.scenarios.scenario_helpers import make_scenario
 
+from dumgum_loadtest.analysis.tables import RunTables
 from dumgum_loadtest.cost import cost_section, run_cost
 
 
@@ -76,7 +77,7 @@ def _cost(**extra: Any) -> dict[str, Any]:
     raw = raw_records(requests, events)
     outcome = outcomes_of(raw)
     assert list(outcome) == ["merged", *["answered"] * 6, "dropped"]
-    return run_cost(raw, outcome, example_sheet(), **extra)
+    return run_cost(RunTables.from_raw(raw), outcome, example_sheet(), **extra)
 
 
 def test_projection_step_by_step() -> None:
@@ -170,7 +171,9 @@ def test_the_summary_section_uses_the_scenario_s_pricing_and_mix() -> None:
     scenario = make_scenario(
         {"replyParameters.vision.userProfilePictureAnalysis": {True: 1.0}}, pricing="default"
     )
-    section = cost_section(raw, outcomes_of(raw), time_scale=1.0, scenario=scenario)
+    section = cost_section(
+        RunTables.from_raw(raw), outcomes_of(raw), time_scale=1.0, scenario=scenario
+    )
     assert section["price_sheet"]["source"].endswith("default.yaml")
     vision = next(f for f in section["features"] if f["feature"] == "vision")
     # the mix analyses only user main pictures: u3 and u4

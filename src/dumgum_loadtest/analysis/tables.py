@@ -1,0 +1,151 @@
+"""A run's tables as the analysis reads them: the requests (only the columns it uses, compactly
+typed), the events already joined to them (``JoinedEvents``), and the customer-endpoint calls.
+
+From the Parquet tables a finished run writes, else from the raw shards (an interrupted
+run). At 10 M requests and 30 M events this is what keeps memory to a few GB: text that
+repeats (models, stages, users, personas) becomes pandas categories, and the events' text
+never reaches pandas at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dumgum_loadtest.analysis.join import (
+    JoinedEvents,
+    join_events,
+    read_joined_events,
+    request_ids,
+)
+from dumgum_loadtest.analysis.load import RawRecords, load_raw
+
+TABLE_NAMES = ("requests", "events", "calls")
+# What the analysis, the cost section and the reports read of each request.
+REQUEST_COLUMNS_READ = (
+    "request_id",
+    "conversation_id",
+    "turn",
+    "stage",
+    "user_id",
+    "persona_id",
+    "intended_ns",
+    "sent_ns",
+    "response_ns",
+    "status",
+    "send_state",
+    "chat_model",
+    "language",
+    "test_mode",
+    "buffer_s",
+    "max_processing_s",
+    "generate_personality",
+    "vision",
+    "shareable_pictures",
+    "multiple_messages",
+    "typing_delay",
+    "engage",
+)
+CALL_COLUMNS_READ = ("recv_ns", "kind", "status", "duration_ns", "response_bytes")
+# Text read as pandas categories: a few values over millions of rows, dictionary-encoded in
+# the Parquet file already (no hashing), or one value per user or persona.
+_FEW_VALUES = frozenset(
+    {"stage", "send_state", "chat_model", "language", "typing_delay", "engage", "kind"}
+)
+_CATEGORIES = _FEW_VALUES | {"user_id", "persona_id"}
+
+
+@dataclass
+class RunTables:
+    """What ``analyse`` works from; ``requests`` has a RangeIndex that ``events`` points
+    into."""
+
+    requests: pd.DataFrame
+    events: JoinedEvents
+    calls: pd.DataFrame
+    unreadable_lines: int
+
+    @classmethod
+    def from_raw(cls, raw: RawRecords, run_id: str | None = None) -> RunTables:
+        requests = raw.requests.reset_index(drop=True)
+        joined = join_events(requests, raw.events, run_id)
+        return cls(requests, joined, raw.calls, raw.unreadable_lines)
+
+
+def table_paths(run_dir: Path) -> dict[str, Path]:
+    return {name: run_dir / f"{name}.parquet" for name in TABLE_NAMES}
+
+
+def load_run_tables(run_dir: Path, run_id: str | None = None) -> RunTables:
+    """The Parquet tables when the run finished writing them, else the raw shards.
+
+    ``run_id``: events tagged with another run's id count as not this run's.
+    """
+    paths = table_paths(run_dir)
+    if not all(path.exists() for path in paths.values()):
+        return RunTables.from_raw(load_raw(run_dir), run_id)
+    requests = read_table(paths["requests"], REQUEST_COLUMNS_READ)
+    events = read_joined_events(paths["events"], request_ids(requests), run_id)
+    calls = read_table(paths["calls"], CALL_COLUMNS_READ)
+    return RunTables(requests, events, calls, 0)
+
+
+def load_records(run_dir: Path) -> RawRecords:
+    """Every column of every table (what ``cost calibrate`` reads), Parquet or raw shards."""
+    paths = table_paths(run_dir)
+    if not all(path.exists() for path in paths.values()):
+        return load_raw(run_dir)
+    frames = {name: read_table(path, None) for name, path in paths.items()}
+    return RawRecords(frames["requests"], frames["events"], frames["calls"], 0)
+
+
+def read_table(path: Path, columns: tuple[str, ...] | None) -> pd.DataFrame:
+    """The ``columns`` of a Parquet table (all: None) that it has, read and converted a column
+    at a time, so only one column's Arrow buffers are ever held beside the frame."""
+    names = pq.read_schema(path).names
+    wanted = names if columns is None else [name for name in columns if name in names]
+    parquet = pq.ParquetFile(path, read_dictionary=[n for n in wanted if n in _FEW_VALUES])
+    frame = {name: _series(name, parquet.read(columns=[name]).column(0)) for name in wanted}
+    return pd.DataFrame(frame, copy=False)  # no copy into 2-D blocks
+
+
+def _series(name: str, column: pa.ChunkedArray) -> pd.Series:
+    kind = column.type
+    if name in _CATEGORIES and (
+        pa.types.is_dictionary(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    ):
+        return pd.Series(_categorical(column))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        # other text (ids) stays Arrow-backed, without a copy
+        return pd.Series(pd.arrays.ArrowExtensionArray(column))
+    if (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count == 0:
+        values = column.to_numpy()
+        # counts, seconds and statuses: int32 halves them (times keep their 64 bits)
+        if pa.types.is_integer(kind) and not name.endswith("_ns") and _fits_int32(values):
+            values = values.astype("int32")
+        return pd.Series(values)
+    series: pd.Series = column.to_pandas()  # numbers with gaps become float64 with NaN
+    return series
+
+
+def _fits_int32(values: np.ndarray) -> bool:
+    limits = np.iinfo("int32")
+    return bool(len(values)) and limits.min <= values.min() and values.max() <= limits.max
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """Text as a pandas categorical with one dictionary for all chunks: the file's own
+    dictionaries unified (a few values each), else the text hashed once by Arrow."""
+    if pa.types.is_dictionary(column.type):
+        encoded = column.unify_dictionaries().combine_chunks()
+    else:
+        encoded = pc.dictionary_encode(column.combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    values = encoded.dictionary.cast(pa.string()).to_pylist()
+    return pd.Categorical.from_codes(codes, categories=values)
