@@ -74,7 +74,7 @@ class JoinedEvents:
 
 def request_ids(requests: pd.DataFrame) -> pa.Array:
     """The ``request_id`` column as one Arrow string array (no copy when Arrow-backed)."""
-    return _text(pa.array(requests["request_id"], from_pandas=True))
+    return text_array(pa.array(requests["request_id"], from_pandas=True))
 
 
 def join_events(
@@ -125,9 +125,9 @@ class _Builder:
         self.recv.append(_floats(_column(table, "recv_ns"), np.nan))
         self.costs.append(self._cost_codes(_column(table, "cost")))
         self.other.append(self._other_run(_column(table, "tag_run"), size))
-        self.tags.append(_text(_column(table, "tag_request")))
+        self.tags.append(text_array(_column(table, "tag_request")))
         created = np.flatnonzero((kind == FIRST_ANSWER) | (kind == FOLLOW_UP))
-        answers = _text(_column(table, "answer_id"))
+        answers = text_array(_column(table, "answer_id"))
         self.answer_ids.append(answers.take(pa.array(created, type=pa.int64())))
         self.created_rows.append(created + self.rows)
         self.rows += size
@@ -214,8 +214,8 @@ def _column(table: pa.Table, name: str) -> pa.Array:
     return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
 
 
-def _text(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """As a plain string array (dictionaries decoded, nulls and numbers cast)."""
+def text_array(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """As one plain string array (dictionaries decoded, nulls and numbers cast)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
@@ -250,7 +250,10 @@ def _floats(values: pa.Array, missing: float) -> np.ndarray:
 
 
 def _concat(parts: list[np.ndarray], dtype: str) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    """The parts as one array; the list is emptied (each column is held twice, not all)."""
+    out = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+    parts.clear()
+    return out
 
 
 def _reduce(joined: JoinedEvents, kinds: tuple[int, ...], size: int, first: bool) -> np.ndarray:
