@@ -72,28 +72,34 @@ def _breakdowns(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per value of each feature: outcomes, drop rate, first-answer percentiles."""
     tables: dict[str, list[dict[str, Any]]] = {}
-    latency = first_answer_s.to_numpy()
-    answered = outcomes == OUTCOMES.index("answered")
+    latency_s = first_answer_s.to_numpy(dtype="float64")
+    answered = np.flatnonzero((outcomes == OUTCOMES.index("answered")) & ~np.isnan(latency_s))
+    answered_s = latency_s[answered]
     for feature in BREAKDOWN_FEATURES:
         codes, values = pd.factorize(requests[feature], use_na_sentinel=True)
         labels = [str(value) for value in values]
         if (codes < 0).any():
             codes = np.where(codes < 0, len(labels), codes)
             labels.append("none")
-        # One pass counts every (value, outcome) cell; percentiles go group by group.
+        # One pass counts every (value, outcome) cell; one stable sort of the answered rows by
+        # value puts each value's latencies side by side for its percentiles.
         cells = np.bincount(codes * len(OUTCOMES) + outcomes, minlength=len(labels) * len(OUTCOMES))
         table = cells.reshape(len(labels), len(OUTCOMES))
+        answered_codes = codes[answered].astype(np.min_scalar_type(len(labels)))  # radix sort
+        grouped_s = answered_s[np.argsort(answered_codes, kind="stable")]
+        ends = np.cumsum(np.bincount(answered_codes, minlength=len(labels)))
         rows = []
         for index, label in enumerate(labels):
             counts = {name: int(n) for name, n in zip(OUTCOMES, table[index], strict=True)}
             awaited = counts["answered"] + counts["dropped"] + counts["lost"]
+            start = int(ends[index - 1]) if index else 0
             rows.append(
                 {
                     "value": label,
                     "requests": int(table[index].sum()),
                     "outcomes": counts,
                     "drop_rate": wilson_interval(counts["dropped"], awaited),
-                    "first_answer_s": percentiles_s(latency[(codes == index) & answered]),
+                    "first_answer_s": percentiles_s(grouped_s[start : int(ends[index])]),
                 }
             )
         tables[feature] = sorted(rows, key=lambda row: -row["requests"])
