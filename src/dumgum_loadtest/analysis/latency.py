@@ -8,6 +8,8 @@ make latency look better.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,8 @@ from dumgum_loadtest.analysis.join import (
     first_time_ns,
     last_time_ns,
 )
-from dumgum_loadtest.analysis.stats import percentiles_s
+from dumgum_loadtest.analysis.outcomes import OUTCOMES, outcome_codes
+from dumgum_loadtest.analysis.stats import percentiles_in_place_s
 
 STAGES = ("enqueue", "processing", "first_answer", "last_message")
 ORIGINS = ("intended", "sent")
@@ -45,17 +48,83 @@ def request_timestamps(requests: pd.DataFrame, joined: JoinedEvents) -> pd.DataF
     )
 
 
+def reply_masks(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From outcome codes (positions in ``OUTCOMES``): answered, and dropped or lost (a reply
+    was awaited and never came)."""
+    answered = codes == OUTCOMES.index("answered")
+    unanswered = (codes == OUTCOMES.index("dropped")) | (codes == OUTCOMES.index("lost"))
+    return answered, unanswered
+
+
+def ns_values(column: pd.Series) -> np.ndarray:
+    """A nanosecond column as numpy int64 or float64 (NaN: none), numpy data not copied.
+
+    Integers stay integers: ufuncs given ``dtype="float64"`` convert them chunk by chunk,
+    exactly as a converted copy would, without the 80 MB copy per 10 M rows.
+    """
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
+        return column.to_numpy()
+    return column.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def stage_ends_ns(requests: pd.DataFrame, stamps: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per stage, the epoch ns at which each request reached it (NaN: never)."""
+    return {
+        "enqueue": ns_values(requests["response_ns"]),
+        "processing": stamps["processing_ns"].to_numpy(dtype="float64"),
+        "first_answer": stamps["first_answer_ns"].to_numpy(dtype="float64"),
+        "last_message": stamps["last_message_ns"].to_numpy(dtype="float64"),
+    }
+
+
+def seconds_between(
+    end_ns: np.ndarray, start_ns: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``(end - start) / 1e9`` in float64, into ``out`` when given (no temporary)."""
+    seconds: np.ndarray = np.subtract(end_ns, start_ns, out=out, dtype="float64")
+    seconds /= 1e9
+    return seconds
+
+
 def stage_seconds(
     requests: pd.DataFrame, stamps: pd.DataFrame, origin: str
 ) -> dict[str, pd.Series]:
     """Seconds from ``origin`` (intended or sent) to each stage, per request."""
-    start = requests[f"{origin}_ns"].astype("float64")
+    start_ns = ns_values(requests[f"{origin}_ns"])
     return {
-        "enqueue": (requests["response_ns"].astype("float64") - start) / 1e9,
-        "processing": (stamps["processing_ns"] - start) / 1e9,
-        "first_answer": (stamps["first_answer_ns"] - start) / 1e9,
-        "last_message": (stamps["last_message_ns"] - start) / 1e9,
+        stage: pd.Series(seconds_between(end_ns, start_ns), index=requests.index)
+        for stage, end_ns in stage_ends_ns(requests, stamps).items()
     }
+
+
+def stage_views_s(
+    requests: pd.DataFrame,
+    stamps: pd.DataFrame,
+    codes: np.ndarray,
+    time_scale: float,
+    origin: str,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Per stage: seconds from ``origin`` of the answered requests, then of the second view.
+
+    The second view is the censored one (answered, dropped and lost; a reply that never
+    came counts as at least its deadline), for the enqueue stage every request with a
+    response (nothing to censor). Both in request order, NaN left out, in fresh arrays the
+    caller may reorder. ``codes``: the outcomes as positions in ``OUTCOMES``.
+    """
+    answered, unanswered = reply_masks(codes)
+    awaited = answered | unanswered
+    unanswered_rows = np.flatnonzero(unanswered)  # few: index them rather than mask 10 M rows
+    max_processing_s = requests["max_processing_s"].to_numpy()[unanswered_rows]
+    deadline_s = max_processing_s.astype("float64") * time_scale
+    start_ns = ns_values(requests[f"{origin}_ns"])
+    seconds = np.empty(len(requests))  # one buffer for every stage
+    for stage, end_ns in stage_ends_ns(requests, stamps).items():
+        seconds_between(end_ns, start_ns, out=seconds)
+        if stage != "enqueue":
+            seconds[unanswered_rows] = np.fmax(seconds[unanswered_rows], deadline_s)
+        known = ~np.isnan(seconds)
+        second = known if stage == "enqueue" else awaited & known
+        yield stage, seconds[answered & known], seconds[second]
 
 
 def latency_section(
@@ -64,21 +133,19 @@ def latency_section(
     outcome: pd.Series,
     time_scale: float,
 ) -> dict[str, Any]:
-    """``latency_s``: per stage, per origin, the answered and the censored percentiles."""
-    answered = (outcome == "answered").to_numpy()
-    unanswered = outcome.isin(["dropped", "lost"]).to_numpy()
-    deadline_s = requests["max_processing_s"].astype("float64").to_numpy() * time_scale
-    section: dict[str, Any] = {}
-    for stage in STAGES:
-        section[stage] = {}
+    """``latency_s``: per stage, per origin, the answered and the censored percentiles.
+
+    A stage's two views are partitioned on two threads: numpy releases the GIL there, and
+    the partitions are most of the time this takes on 10 M requests.
+    """
+    codes = outcome_codes(outcome)
+    section: dict[str, Any] = {stage: {} for stage in STAGES}
+    with ThreadPoolExecutor(max_workers=2) as pool:
         for origin in ORIGINS:
-            values = stage_seconds(requests, stamps, origin)[stage].to_numpy()
-            view: dict[str, Any] = {"answered": percentiles_s(values[answered])}
-            if stage != "enqueue":
-                # A reply that never came counts as at least its deadline.
-                censored = np.where(unanswered, np.fmax(values, deadline_s), values)
-                view["censored"] = percentiles_s(censored[answered | unanswered])
-            else:
-                view["all_sent"] = percentiles_s(values)
-            section[stage][f"from_{origin}"] = view
+            for stage, answered_s, second_s in stage_views_s(
+                requests, stamps, codes, time_scale, origin
+            ):
+                answered, second = pool.map(percentiles_in_place_s, (answered_s, second_s))
+                second_view = "all_sent" if stage == "enqueue" else "censored"
+                section[stage][f"from_{origin}"] = {"answered": answered, second_view: second}
     return section

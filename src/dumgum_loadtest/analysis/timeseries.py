@@ -1,4 +1,8 @@
-"""The run over time: 1 s buckets and load stages, warm-up trimmed, and a Little's-law check."""
+"""The run over time: 1 s buckets and load stages, warm-up trimmed, and a Little's-law check.
+
+Everything runs on numpy arrays of the columns (outcome codes, stage codes, nanosecond
+stamps): on 10 million requests pandas groupbys and object arrays cost seconds each.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,75 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
+from dumgum_loadtest.analysis.latency import ns_values, reply_masks, seconds_between
+from dumgum_loadtest.analysis.outcomes import OUTCOMES, outcome_codes
+from dumgum_loadtest.analysis.stats import percentiles_in_place_s, wilson_interval
 
 BUCKET_NS = 1_000_000_000
 WARMUP_STAGE = "warmup"  # the generator's name for requests inside the warm-up
+UNNAMED_STAGE = "run"  # the stage of requests that name none
+SECOND_QUANTILES = {"latency_p50_s": 0.5, "latency_p99_s": 0.99}
 
 
-def _bucket_counts(times_ns: pd.Series, origin_ns: int, buckets: int) -> np.ndarray:
-    values = times_ns.dropna().to_numpy(dtype="float64")
-    index = ((values - origin_ns) // BUCKET_NS).astype("int64")
-    index = index[(index >= 0) & (index < buckets)]
-    return np.bincount(index, minlength=buckets)
+def seconds_since(
+    times_ns: np.ndarray, origin_ns: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The 1 s bucket of each time, counted from ``origin_ns``, as floats (NaN: no time).
+
+    ``floor((t - origin) / 1e9)`` in float64: for whole nanoseconds within weeks of the
+    origin the same as the floor division ``(t - origin) // 1e9``, at a quarter of its cost.
+    Into ``out`` when given.
+    """
+    seconds: np.ndarray = np.subtract(times_ns, origin_ns, out=out, dtype="float64")
+    seconds /= BUCKET_NS
+    np.floor(seconds, out=seconds)
+    return seconds
+
+
+def _bucket_counts(seconds: np.ndarray, buckets: int) -> np.ndarray:
+    inside = (seconds >= 0) & (seconds < buckets)
+    return np.bincount(seconds[inside].astype(np.intp), minlength=buckets)
+
+
+def group_order(groups: np.ndarray, group_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stable order bringing equal ``groups`` (whole numbers in ``[0, group_count)``, of any
+    numeric dtype) together, and each group's place in it: ``order[bounds[g]:bounds[g + 1]]``.
+
+    On the smallest unsigned type numpy radix-sorts up to 65,536 groups: linear time.
+    """
+    small = groups.astype(np.min_scalar_type(max(group_count - 1, 0)))
+    order = np.argsort(small, kind="stable")
+    bounds = np.zeros(group_count + 1, dtype=np.intp)
+    np.cumsum(np.bincount(small, minlength=group_count), out=bounds[1:])
+    return order, bounds
+
+
+def _quantiles_per_second(
+    seconds: np.ndarray, values_s: np.ndarray, buckets: int
+) -> dict[str, np.ndarray]:
+    """Per bucket, ``SECOND_QUANTILES`` of its values (NaN when it has none).
+
+    Interpolated as pandas' ``groupby().quantile()`` does (up from the lower neighbour), so
+    the figures stay those it gave; one partition per second instead of a global sort.
+    """
+    inside = ~np.isnan(values_s) & (seconds >= 0) & (seconds < buckets)
+    order, bounds = group_order(seconds[inside], buckets)
+    grouped_s = values_s[inside][order]
+    counts = np.diff(bounds)
+    filled = np.flatnonzero(counts)
+    positions = np.multiply.outer(counts[filled] - 1, list(SECOND_QUANTILES.values()))
+    lower = positions.astype(np.intp)  # positions >= 0: truncation is the floor
+    upper = np.minimum(lower + 1, counts[filled, None] - 1)
+    starts = bounds[filled, None]
+    for segment_start, segment_end, kth in zip(
+        starts[:, 0], bounds[filled + 1], np.hstack([lower, upper]), strict=True
+    ):
+        grouped_s[segment_start:segment_end].partition(kth)
+    low, high = grouped_s[starts + lower], grouped_s[starts + upper]
+    fraction = positions % 1
+    found = np.full((buckets, len(SECOND_QUANTILES)), np.nan)
+    found[filled] = np.where(fraction == 0, low, low + (high - low) * fraction)
+    return {name: found[:, column] for column, name in enumerate(SECOND_QUANTILES)}
 
 
 def per_second(
@@ -29,26 +91,54 @@ def per_second(
 ) -> pd.DataFrame:
     """One row per second of the run: offered, sent, answers, drops, in flight, latency."""
     buckets = max(1, int((end_ns - origin_ns) // BUCKET_NS) + 1)
+    answered, unanswered = reply_masks(outcome_codes(outcome))
+    awaited = answered | unanswered
+    intended_ns = ns_values(requests["intended_ns"])
+    sent_ns = ns_values(requests["sent_ns"])
+    first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")
+    dropped_ns = stamps["dropped_ns"].to_numpy(dtype="float64")
     frame = pd.DataFrame({"second": np.arange(buckets)})
-    frame["offered_rps"] = _bucket_counts(requests["intended_ns"], origin_ns, buckets)
-    frame["sent_rps"] = _bucket_counts(requests["sent_ns"], origin_ns, buckets)
-    frame["answers_rps"] = _bucket_counts(stamps["first_answer_ns"], origin_ns, buckets)
-    frame["drops_rps"] = _bucket_counts(stamps["dropped_ns"], origin_ns, buckets)
+    second = np.empty(len(requests))  # one column's buckets at a time
+    for column, times_ns in (
+        ("offered_rps", intended_ns),
+        ("sent_rps", sent_ns),
+        ("answers_rps", first_answer_ns),
+        ("drops_rps", dropped_ns),
+    ):
+        frame[column] = _bucket_counts(seconds_since(times_ns, origin_ns, out=second), buckets)
+    latency = _quantiles_per_second(
+        seconds_since(intended_ns, origin_ns, out=second),
+        seconds_between(first_answer_ns, intended_ns),
+        buckets,
+    )
+    del second
     # Replies awaited: from the send until the answer or the drop (lost: until the end).
-    awaited = outcome.isin(["answered", "dropped", "lost"])
-    start = requests.loc[awaited, "sent_ns"].astype("float64")
-    finish = stamps.loc[awaited, "first_answer_ns"].fillna(stamps.loc[awaited, "dropped_ns"])
-    finish = finish.fillna(float(end_ns))
-    delta = np.zeros(buckets + 1)
-    np.add.at(delta, np.clip(((start - origin_ns) // BUCKET_NS).astype("int64"), 0, buckets), 1)
-    np.add.at(delta, np.clip(((finish - origin_ns) // BUCKET_NS).astype("int64"), 0, buckets), -1)
-    frame["in_flight"] = np.cumsum(delta)[:buckets]
-    latency_s = (stamps["first_answer_ns"] - requests["intended_ns"].astype("float64")) / 1e9
-    second = ((requests["intended_ns"].astype("float64") - origin_ns) // BUCKET_NS).astype("Int64")
-    grouped = latency_s.groupby(second.to_numpy())
-    frame["latency_p50_s"] = frame["second"].map(grouped.quantile(0.5))
-    frame["latency_p99_s"] = frame["second"].map(grouped.quantile(0.99))
+    finish_ns = first_answer_ns[awaited]
+    np.copyto(finish_ns, dropped_ns[awaited], where=np.isnan(finish_ns))
+    np.copyto(finish_ns, float(end_ns), where=np.isnan(finish_ns))
+    frame["in_flight"] = _in_flight(sent_ns[awaited], finish_ns, origin_ns, buckets)
+    for name, values in latency.items():
+        frame[name] = values
     return frame
+
+
+def _in_flight(
+    start_ns: np.ndarray, finish_ns: np.ndarray, origin_ns: int, buckets: int
+) -> np.ndarray:
+    """Per bucket, how many spans had started by its start and not finished (a request sent
+    before the origin counts from bucket 0; one finishing after the run, never)."""
+    sent = ~np.isnan(start_ns)
+    if not sent.all():
+        start_ns, finish_ns = start_ns[sent], finish_ns[sent]
+    changes = _clipped_counts(start_ns, origin_ns, buckets)
+    changes -= _clipped_counts(finish_ns, origin_ns, buckets)
+    return np.cumsum(changes)[:buckets].astype("float64")
+
+
+def _clipped_counts(times_ns: np.ndarray, origin_ns: int, buckets: int) -> np.ndarray:
+    seconds = seconds_since(times_ns, origin_ns)
+    np.clip(seconds, 0, buckets, out=seconds)
+    return np.bincount(seconds.astype(np.intp), minlength=buckets + 1)
 
 
 def littles_law(
@@ -62,10 +152,14 @@ def littles_law(
     window = series.iloc[steady]
     if window.empty:
         return {"in_flight_mean": None, "predicted": None, "deviation": None}
-    answered = outcome == "answered"
-    time_s = (stamps.loc[answered, "first_answer_ns"] - requests.loc[answered, "sent_ns"]) / 1e9
+    answered, _ = reply_masks(outcome_codes(outcome))
+    first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")[answered]
+    time_s = seconds_between(first_answer_ns, ns_values(requests["sent_ns"])[answered])
+    known = ~np.isnan(time_s)
+    # As pandas' mean: NaN skipped by summing zeros in their place, in the same order.
+    count = int(known.sum())
+    mean_time_s = float(np.where(known, time_s, 0.0).sum() / count) if count else 0.0
     arrival_rps = float(window["answers_rps"].mean() + window["drops_rps"].mean())
-    mean_time_s = float(time_s.mean()) if len(time_s) else 0.0
     measured = float(window["in_flight"].mean())
     predicted = arrival_rps * mean_time_s
     deviation = (measured - predicted) / predicted if predicted > 0 else None
@@ -78,39 +172,91 @@ def littles_law(
     }
 
 
+def stage_codes(stage: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each request's load stage as a position in the returned names (-1: none)."""
+    if isinstance(stage.dtype, pd.CategoricalDtype):
+        return stage.cat.codes.to_numpy(), [str(name) for name in stage.cat.categories]
+    codes, names = pd.factorize(stage, use_na_sentinel=True)
+    return codes, [str(name) for name in names]
+
+
+def first_and_last(
+    groups: np.ndarray, times_ns: np.ndarray, group_count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The earliest and the latest time of each group, as float64 (NaN times ignored).
+
+    Accumulated in the times' own dtype: ``ufunc.at`` is twenty times slower when it has to
+    convert, and converting the extremes after is the same (the conversion keeps order).
+    """
+    limits = np.iinfo(times_ns.dtype) if times_ns.dtype.kind in "iu" else np.finfo(times_ns.dtype)
+    first = np.full(group_count, limits.max, dtype=times_ns.dtype)
+    last = np.full(group_count, limits.min, dtype=times_ns.dtype)
+    np.fmin.at(first, groups, times_ns)
+    np.fmax.at(last, groups, times_ns)
+    return first.astype("float64"), last.astype("float64")
+
+
 def stage_table(
     requests: pd.DataFrame, stamps: pd.DataFrame, outcome: pd.Series, warmup_end_ns: int
 ) -> list[dict[str, Any]]:
-    """Per load stage (warm-up trimmed): offered and achieved rates, drops, latency."""
-    rows = []
-    stage_names = requests["stage"].fillna("run").to_numpy(dtype=object)
-    intended = requests["intended_ns"].to_numpy(dtype="float64", na_value=np.nan)
-    sent = ~np.isnan(requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan))
-    first_answer = stamps["first_answer_ns"].to_numpy()
-    outcomes = outcome.to_numpy()
-    steady = (intended >= warmup_end_ns) & (stage_names != WARMUP_STAGE)
-    for name in pd.unique(stage_names[steady]):
-        mask = steady & (stage_names == name)
-        times = intended[mask]
-        span_s = max((times.max() - times.min()) / 1e9, 1e-9)
-        part = outcomes[mask]
-        answered = part == "answered"
-        awaited = int(np.isin(part, ["answered", "dropped", "lost"]).sum())
-        covered = int(np.isin(part, ["answered", "merged"]).sum())
-        rows.append(
+    """Per load stage (warm-up trimmed): offered and achieved rates, drops, latency.
+
+    Stages in the order they first appear after the warm-up. The counts come from one
+    ``bincount`` over (stage, outcome, sent) cells, the time spans from ``ufunc.at``, the
+    latency from one grouping of the answered requests by stage.
+    """
+    codes, names = stage_codes(requests["stage"])
+    group = codes.astype(np.intp)
+    if (group < 0).any():
+        if UNNAMED_STAGE not in names:
+            names.append(UNNAMED_STAGE)
+        group[group < 0] = names.index(UNNAMED_STAGE)
+    stages = len(names)
+    intended_ns = ns_values(requests["intended_ns"])
+    steady = intended_ns >= float(warmup_end_ns)  # compared as floats, as ever
+    if WARMUP_STAGE in names:
+        steady &= group != names.index(WARMUP_STAGE)
+    group[~steady] = stages  # one more group, for the rows the table leaves out
+    outcomes = outcome_codes(outcome)
+    cell = group * len(OUTCOMES)
+    cell += outcomes
+    cell *= 2
+    cell += ~np.isnan(ns_values(requests["sent_ns"]))
+    cells = np.bincount(cell, minlength=(stages + 1) * len(OUTCOMES) * 2)
+    counts = cells.reshape(stages + 1, len(OUTCOMES), 2)  # stage, outcome, sent or not
+    answered = steady & (outcomes == OUTCOMES.index("answered"))
+    del cell, outcomes
+    first_row = np.full(stages + 1, len(requests))
+    np.minimum.at(first_row, group, np.arange(len(requests)))
+    first_ns, last_ns = first_and_last(group, intended_ns, stages + 1)
+    latency_s = seconds_between(stamps["first_answer_ns"].to_numpy(dtype="float64"), intended_ns)
+    answered &= ~np.isnan(latency_s)
+    order, bounds = group_order(group[answered], stages + 1)
+    latency_s = latency_s[answered][order]
+    table = []
+    for index in sorted(range(stages), key=lambda i: first_row[i]):
+        requests_n = int(counts[index].sum())
+        if requests_n == 0:
+            continue
+        span_s = max((last_ns[index] - first_ns[index]) / 1e9, 1e-9)
+        count = dict(zip(OUTCOMES, (int(n) for n in counts[index].sum(axis=1)), strict=True))
+        awaited = count["answered"] + count["dropped"] + count["lost"]
+        table.append(
             {
-                "stage": str(name),
-                "requests": int(mask.sum()),
-                "offered_rps": round(times.size / span_s, 3),
-                "sent_rps": round(int(sent[mask].sum()) / span_s, 3),
-                "answers_rps": round(int(answered.sum()) / span_s, 3),
+                "stage": names[index],
+                "requests": requests_n,
+                "offered_rps": round(requests_n / span_s, 3),
+                "sent_rps": round(int(counts[index, :, 1].sum()) / span_s, 3),
+                "answers_rps": round(count["answered"] / span_s, 3),
                 # Answered directly or inside a merged burst, of what the target accepted.
                 "covered_share": round(
-                    covered / max(awaited + int((part == "merged").sum()), 1), 6
+                    (count["answered"] + count["merged"]) / max(awaited + count["merged"], 1), 6
                 ),
-                "drop_rate": wilson_interval(int((part == "dropped").sum()), awaited),
-                "loss_rate": wilson_interval(int((part == "lost").sum()), awaited),
-                "first_answer_s": percentiles_s(((first_answer[mask] - times) / 1e9)[answered]),
+                "drop_rate": wilson_interval(count["dropped"], awaited),
+                "loss_rate": wilson_interval(count["lost"], awaited),
+                "first_answer_s": percentiles_in_place_s(
+                    latency_s[bounds[index] : bounds[index + 1]]
+                ),
             }
         )
-    return rows
+    return table

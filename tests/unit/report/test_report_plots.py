@@ -47,18 +47,26 @@ def test_cdf_points_of_nothing() -> None:
     assert x.size == 0 and share.size == 0
 
 
-def test_the_cdf_views_match_the_summary_percentiles(make_run: Callable[..., Path]) -> None:
+def test_cdf_points_of_a_huge_sample_whose_tail_the_sample_misses() -> None:
+    values = np.random.default_rng(3).exponential(1.0, EXACT_SAMPLES * 2)
+    count = values.size // 100
+    misleading = np.sort(values)[-1000:]  # a "sample" of the very top: too high a threshold
+    tail = plots._largest_sorted(values.copy(), count, misleading)
+    np.testing.assert_array_equal(tail, np.sort(values)[-count:])
+
+
+def test_the_cdf_curves_match_the_summary_percentiles(make_run: Callable[..., Path]) -> None:
     analysis = analyse(make_run(drop_every=6, lost_every=11))
-    views = plots._stage_views(analysis)
+    curves = plots._cdf_curves(analysis)
     latency = analysis.summary["latency_s"]
     for stage in ("processing", "first_answer", "last_message"):
         for view in ("answered", "censored"):
             expected = latency[stage]["from_intended"][view]
-            values = views[view][stage]
-            values = values[np.isfinite(values)]
-            assert values.size == expected["count"]
+            values, share = curves[view][stage]  # a small run: every value is a point
+            assert values.size == expected["count"] and share[-1] == 1.0
             assert np.percentile(values, 99) == pytest.approx(expected["p99"], abs=1e-6)
-    assert views["censored"]["first_answer"].max() == pytest.approx(300 * 0.05)
+            assert values[-1] == pytest.approx(expected["max"], abs=1e-6)
+    assert curves["censored"]["first_answer"][0].max() == pytest.approx(300 * 0.05)
 
 
 def test_a_stepped_run_gets_its_capacity_curve(make_run: Callable[..., Path]) -> None:
