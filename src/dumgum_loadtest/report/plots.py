@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from dumgum_loadtest.analysis.analyse import Analysis
-from dumgum_loadtest.analysis.latency import STAGES, ns_values, stage_views_s
+from dumgum_loadtest.analysis.latency import STAGES, numeric_values, stage_views_s
 from dumgum_loadtest.analysis.outcomes import outcome_codes
 from dumgum_loadtest.analysis.timeseries import first_and_last, stage_codes
 from dumgum_loadtest.report._charts import capacity_curve, model_latency, outcomes_bar
@@ -49,7 +49,7 @@ def cdf_points(values_s: np.ndarray, points: int = CDF_POINTS) -> tuple[np.ndarr
     Half the points are spread evenly over the distribution, half over the tail on a log
     scale of ``1 - p``, so p99.9 and the maximum are drawn exactly. Up to ``EXACT_SAMPLES``
     values every point is exact (one sort). Beyond, the top ``TAIL_SHARE`` is still exact
-    (a partition, linear time) and the body below it comes from a seeded random sample of
+    (linear time, see ``_largest_sorted``) and the body below it comes from a seeded sample of
     ``BODY_SAMPLES`` values, whose error is far below a pixel: on 10 million rows a full
     sort per stage and view would cost seconds. The tables carry the exact percentiles.
     """
@@ -82,9 +82,9 @@ def cdf_points(values_s: np.ndarray, points: int = CDF_POINTS) -> tuple[np.ndarr
 def _largest_sorted(values: np.ndarray, count: int, sample_sorted: np.ndarray) -> np.ndarray:
     """The ``count`` largest of ``values``, ascending (may reorder ``values``).
 
-    A threshold read off the sorted random sample a little below the share wanted keeps
-    every one of them in a single pass, usually; when it does not, a partition (exact
-    either way, and about five times slower on 10 M values).
+    A threshold read off the sorted random sample a little below the share wanted catches
+    all of them in one pass, but for a sample far off the values; then a partition does
+    (exact either way, several times slower on 10 M values).
     """
     margin_share = 1.5 * count / values.size
     threshold = sample_sorted[int(sample_sorted.size * max(0.0, 1.0 - margin_share))]
@@ -172,7 +172,7 @@ def _stage_starts(analysis: Analysis) -> list[tuple[float, str]]:
     codes, names = stage_codes(requests["stage"])
     named = codes >= 0
     first_ns, _ = first_and_last(
-        codes[named].astype(np.intp), ns_values(requests["intended_ns"])[named], len(names)
+        codes[named].astype(np.intp), numeric_values(requests["intended_ns"])[named], len(names)
     )
     origin_ns = float(requests["intended_ns"].min())
     seen = np.flatnonzero(np.bincount(codes[named], minlength=len(names)))
