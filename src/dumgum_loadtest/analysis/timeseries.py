@@ -152,10 +152,11 @@ def littles_law(
     answered, _ = reply_masks(outcome_codes(outcome))
     first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")[answered]
     time_s = seconds_between(first_answer_ns, numeric_values(requests["sent_ns"])[answered])
-    known = ~np.isnan(time_s)
+    missing = np.isnan(time_s)
     # As pandas' mean: NaN skipped by summing zeros in their place, in the same order.
-    count = int(known.sum())
-    mean_time_s = float(np.where(known, time_s, 0.0).sum() / count) if count else 0.0
+    time_s[missing] = 0.0
+    count = time_s.size - int(missing.sum())
+    mean_time_s = float(time_s.sum() / count) if count else 0.0
     arrival_rps = float(window["answers_rps"].mean() + window["drops_rps"].mean())
     measured = float(window["in_flight"].mean())
     predicted = arrival_rps * mean_time_s
