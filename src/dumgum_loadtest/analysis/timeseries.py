@@ -11,8 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dumgum_loadtest.analysis.latency import numeric_values, reply_masks, seconds_between
-from dumgum_loadtest.analysis.outcomes import OUTCOMES, outcome_codes
+from dumgum_loadtest.analysis.latency import (
+    numeric_values,
+    outcome_positions,
+    reply_masks,
+    seconds_between,
+)
+from dumgum_loadtest.analysis.outcomes import OUTCOMES
 from dumgum_loadtest.analysis.stats import percentiles_in_place_s, wilson_interval
 
 BUCKET_NS = 1_000_000_000
@@ -88,7 +93,7 @@ def per_second(
 ) -> pd.DataFrame:
     """One row per second of the run: offered, sent, answers, drops, in flight, latency."""
     buckets = max(1, int((end_ns - origin_ns) // BUCKET_NS) + 1)
-    answered, unanswered = reply_masks(outcome_codes(outcome))
+    answered, unanswered = reply_masks(outcome_positions(outcome))
     awaited = answered | unanswered
     intended_ns = numeric_values(requests["intended_ns"])
     sent_ns = numeric_values(requests["sent_ns"])
@@ -149,7 +154,7 @@ def littles_law(
     window = series.iloc[steady]
     if window.empty:
         return {"in_flight_mean": None, "predicted": None, "deviation": None}
-    answered, _ = reply_masks(outcome_codes(outcome))
+    answered, _ = reply_masks(outcome_positions(outcome))
     first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")[answered]
     time_s = seconds_between(first_answer_ns, numeric_values(requests["sent_ns"])[answered])
     missing = np.isnan(time_s)
@@ -204,29 +209,33 @@ def stage_table(
     latency from one grouping of the answered requests by stage.
     """
     codes, names = stage_codes(requests["stage"])
-    group = codes.astype(np.intp)
-    if (group < 0).any():
+    if (codes < 0).any():
         if UNNAMED_STAGE not in names:
             names.append(UNNAMED_STAGE)
-        group[group < 0] = names.index(UNNAMED_STAGE)
+        codes = np.where(codes < 0, names.index(UNNAMED_STAGE), codes)
     stages = len(names)
+    group = codes.astype(np.min_scalar_type(stages))  # one byte a request, for a few stages
     intended_ns = numeric_values(requests["intended_ns"])
     steady = intended_ns >= float(warmup_end_ns)  # compared as floats, as ever
     if WARMUP_STAGE in names:
         steady &= group != names.index(WARMUP_STAGE)
     group[~steady] = stages  # one more group, for the rows the table leaves out
-    outcomes = outcome_codes(outcome)
+    outcomes = outcome_positions(outcome)
     # Each request's (stage, outcome, sent or not) cell, numbered so one bincount counts all.
-    cell = group * len(OUTCOMES)
+    cell = np.multiply(group, len(OUTCOMES), dtype=np.intp)
     cell += outcomes
     cell *= 2
     cell += ~np.isnan(numeric_values(requests["sent_ns"]))
     cells = np.bincount(cell, minlength=(stages + 1) * len(OUTCOMES) * 2)
     counts = cells.reshape(stages + 1, len(OUTCOMES), 2)  # stage, outcome, sent or not
     answered = steady & (outcomes == OUTCOMES.index("answered"))
-    del cell, outcomes
+    del cell
+    # A stage first appears on the first row or where the stage changes from the row before.
+    is_change = np.ones(len(group), dtype=bool)
+    np.not_equal(group[1:], group[:-1], out=is_change[1:])
+    changes = np.flatnonzero(is_change)
     first_row = np.full(stages + 1, len(requests))
-    np.minimum.at(first_row, group, np.arange(len(requests)))
+    np.minimum.at(first_row, group[changes], changes)
     first_ns, last_ns = first_and_last(group, intended_ns, stages + 1)
     latency_s = seconds_between(stamps["first_answer_ns"].to_numpy(dtype="float64"), intended_ns)
     answered &= ~np.isnan(latency_s)
