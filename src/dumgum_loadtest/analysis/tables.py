@@ -3,8 +3,8 @@ typed), the events already joined to them (``JoinedEvents``), and the customer-e
 
 From the Parquet tables a finished run writes, else from the raw shards (an interrupted
 run). At 10 M requests and 30 M events this is what keeps memory to a few GB: text that
-repeats (models, stages, users, personas) becomes pandas categories, and the events' text
-never reaches pandas at all.
+repeats (models, stages, languages) becomes pandas categories, ids stay Arrow text, and the
+events' text never reaches pandas at all.
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ REQUEST_COLUMNS_READ = (
 )
 CALL_COLUMNS_READ = ("recv_ns", "kind", "status", "duration_ns", "response_bytes")
 # Text read as pandas categories: a few values over millions of rows, dictionary-encoded in
-# the Parquet file already (no hashing), or one value per user or persona.
+# the Parquet file already (no hashing). Ids (requests, users, personas, conversations) stay
+# Arrow text: the steps that group by them hash only the rows they need.
 _FEW_VALUES = frozenset(
     {"stage", "send_state", "chat_model", "language", "typing_delay", "engage", "kind"}
 )
-_CATEGORIES = _FEW_VALUES | {"user_id", "persona_id"}
 
 
 @dataclass
@@ -154,7 +154,7 @@ def read_table(path: Path, columns: tuple[str, ...] | None) -> pd.DataFrame:
 
 def _series(name: str, column: pa.ChunkedArray) -> pd.Series:
     kind = column.type
-    if name in _CATEGORIES and (
+    if name in _FEW_VALUES and (
         pa.types.is_dictionary(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
     ):
         return pd.Series(_categorical(column))

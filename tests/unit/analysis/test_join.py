@@ -131,7 +131,8 @@ def test_the_request_table_is_read_compactly(tmp_path: Path) -> None:
     frame.to_parquet(path, index=False)
     table = read_table(path, ("request_id", "user_id", "chat_model", "status", "sent_ns"))
     assert list(table.columns) == ["request_id", "user_id", "chat_model", "status", "sent_ns"]
-    assert isinstance(table["user_id"].dtype, pd.CategoricalDtype)
+    assert isinstance(table["chat_model"].dtype, pd.CategoricalDtype)
+    assert isinstance(table["user_id"].dtype, pd.ArrowDtype)  # ids: hashed only where needed
     assert table["chat_model"].isna().tolist() == [False, True, False]
     assert table["status"].dtype == np.dtype("int32")
     assert np.isnan(table["sent_ns"][1])
