@@ -128,27 +128,6 @@ class _Words:
     lengths: np.ndarray
     chunks: pa.ChunkedArray
 
-    def exact(self) -> np.ndarray | None:
-        """One 64-bit word per string that is the string itself, when there is one."""
-        if len(self.words) > 1:
-            return None
-        for chunk in self.chunks.chunks:
-            data = chunk.buffers()[2]
-            if data is not None and np.frombuffer(data, dtype=np.uint8).min(initial=1) == 0:
-                return None  # a NUL byte: "a" and "a\0" would share a word
-        # at most 8 bytes, no NUL byte: the zero-padded word is the string
-        return self.words[0] if self.words else np.zeros(len(self.lengths), dtype=np.uint64)
-
-    def hash(self) -> np.ndarray:
-        """A 64-bit hash per string (equal strings, equal hashes)."""
-        return _hash(self.words, self.lengths)
-
-    def same(self, rows: np.ndarray, other: np.ndarray) -> bool:
-        """Whether the strings at ``rows`` equal those at ``other``, pair by pair."""
-        if not np.array_equal(self.lengths[rows], self.lengths[other]):
-            return False
-        return all(np.array_equal(word[rows], word[other]) for word in self.words)
-
 
 def _hash(words: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
     key = lengths.astype(np.uint64) * _MIX
@@ -232,7 +211,8 @@ class _Located:
         return _Words(words, self.lengths, self.chunks)
 
     def hashes(self) -> np.ndarray:
-        """``words().hash()``, a chunk at a time (the words of all rows are never held)."""
+        """A 64-bit hash per string (equal strings, equal hashes), a chunk at a time: the
+        words of all rows are never held."""
         out = np.zeros(len(self.lengths), dtype=np.uint64)
         for chunk, where, starts, lengths in self.parts:
             out[where] = _hash(_chunk_words(chunk, starts, lengths, self.width), lengths)
@@ -341,7 +321,11 @@ def _members(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def count_distinct(series: pd.Series, rows: np.ndarray | None = None) -> int:
-    """Distinct non-missing values among ``rows`` (all by default), as ``nunique()``."""
+    """Distinct non-missing values among ``rows`` (all by default), as ``nunique()``.
+
+    Arrow text is counted by Arrow's hash aggregation: a table of the distinct values only,
+    where reading 10 M strings as words would take about 500 MB more.
+    """
     rows = _all_rows(series, rows)
     chunks = arrow_strings(series)
     if chunks is None:
@@ -349,23 +333,8 @@ def count_distinct(series: pd.Series, rows: np.ndarray | None = None) -> int:
             codes = series.cat.codes.to_numpy()[rows]
             return len(pd.unique(codes[codes >= 0]))
         return int(series.take(rows).nunique())
-    valid = rows[_valid(chunks, rows)]
-    located = _locate(chunks, valid)
-    if located is None:
-        return int(pc.count_distinct(chunks.take(pa.array(valid, type=pa.int64()))).as_py())
-    if not len(valid):
-        return 0
-    words = located.words()
-    exact = words.exact()
-    if exact is not None:
-        ordered = np.sort(exact)
-        return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
-    key = words.hash()
-    order = np.argsort(key)
-    ordered = key[order]
-    starts = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    group_first = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
-    if words.same(order, group_first):
-        return int(starts.sum())
-    # two strings share a hash: Arrow settles it
-    return int(pc.count_distinct(chunks.take(pa.array(valid, type=pa.int64()))).as_py())
+    if len(rows) != len(series):
+        picked = np.zeros(len(series), dtype=bool)
+        picked[rows] = True
+        chunks = chunks.filter(pa.array(picked))
+    return int(pc.count_distinct(chunks, mode="only_valid").as_py())

@@ -256,22 +256,33 @@ def _concat(parts: list[np.ndarray], dtype: str) -> np.ndarray:
     return out
 
 
-def _reduce(joined: JoinedEvents, kinds: tuple[int, ...], size: int, first: bool) -> np.ndarray:
-    """Per request row: the first (or last) receive time among its events of ``kinds``."""
+def stage_times_ns(joined: JoinedEvents, size: int) -> dict[str, np.ndarray]:
+    """Per request row (``size`` of them), the receive time (float64 ns, NaN: none) of its
+    first answer.processing, first first message, last message and first drop.
+
+    The events of this run's requests are picked out once for all four.
+    """
+    matched = joined.request_pos >= 0
+    positions, kind, recv_ns = (
+        joined.request_pos[matched],
+        joined.kind[matched],
+        joined.recv_ns[matched],
+    )
+    del matched
     wanted = np.zeros(OTHER + 1, dtype=bool)
-    wanted[list(kinds)] = True
-    mask = wanted[joined.kind] & (joined.request_pos >= 0)
-    out = np.full(size, np.inf if first else -np.inf)
-    (np.fmin if first else np.fmax).at(out, joined.request_pos[mask], joined.recv_ns[mask])
-    out[np.isinf(out)] = np.nan
-    return out
 
+    def reduce(kinds: tuple[int, ...], first: bool) -> np.ndarray:
+        wanted[:] = False
+        wanted[list(kinds)] = True
+        rows = wanted[kind]
+        out = np.full(size, np.inf if first else -np.inf)
+        (np.fmin if first else np.fmax).at(out, positions[rows], recv_ns[rows])
+        out[np.isinf(out)] = np.nan
+        return out
 
-def first_time_ns(joined: JoinedEvents, kinds: tuple[int, ...], size: int) -> np.ndarray:
-    """Per request row: the earliest receive time of an event of ``kinds`` (NaN if none)."""
-    return _reduce(joined, kinds, size, first=True)
-
-
-def last_time_ns(joined: JoinedEvents, kinds: tuple[int, ...], size: int) -> np.ndarray:
-    """Per request row: the latest receive time of an event of ``kinds`` (NaN if none)."""
-    return _reduce(joined, kinds, size, first=False)
+    return {
+        "processing_ns": reduce((PROCESSING,), first=True),
+        "first_answer_ns": reduce((FIRST_ANSWER,), first=True),
+        "last_message_ns": reduce((FIRST_ANSWER, FOLLOW_UP), first=False),
+        "dropped_ns": reduce((DROPPED,), first=True),
+    }

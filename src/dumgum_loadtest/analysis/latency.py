@@ -15,15 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dumgum_loadtest.analysis.join import (
-    DROPPED,
-    FIRST_ANSWER,
-    FOLLOW_UP,
-    PROCESSING,
-    JoinedEvents,
-    first_time_ns,
-    last_time_ns,
-)
+from dumgum_loadtest.analysis.join import JoinedEvents, stage_times_ns
 from dumgum_loadtest.analysis.outcomes import OUTCOMES, outcome_codes
 from dumgum_loadtest.analysis.stats import percentiles_in_place_s
 
@@ -36,16 +28,7 @@ def request_timestamps(requests: pd.DataFrame, joined: JoinedEvents) -> pd.DataF
 
     Float64 nanoseconds keep about 0.25 µs of resolution at today's epoch: ample here.
     """
-    size = len(requests)
-    return pd.DataFrame(
-        {
-            "processing_ns": first_time_ns(joined, (PROCESSING,), size),
-            "first_answer_ns": first_time_ns(joined, (FIRST_ANSWER,), size),
-            "last_message_ns": last_time_ns(joined, (FIRST_ANSWER, FOLLOW_UP), size),
-            "dropped_ns": first_time_ns(joined, (DROPPED,), size),
-        },
-        index=requests.index,
-    )
+    return pd.DataFrame(stage_times_ns(joined, len(requests)), index=requests.index)
 
 
 def outcome_positions(outcome: pd.Series) -> np.ndarray:

@@ -54,7 +54,7 @@ REQUEST_COLUMNS_READ = (
     "typing_delay",
     "engage",
 )
-CALL_COLUMNS_READ = ("recv_ns", "kind", "status", "duration_ns", "response_bytes")
+CALL_COLUMNS_READ = ("kind", "status", "duration_ns", "response_bytes")
 # Text read as pandas categories: a few values over millions of rows, dictionary-encoded in
 # the Parquet file already (no hashing). Ids (requests, users, personas, conversations) stay
 # Arrow text: the steps that group by them hash only the rows they need.

@@ -85,9 +85,7 @@ def test_each_event_gets_its_request_kind_and_delivery() -> None:
     assert joined.first_delivery.tolist() == [True, True, False, True] + [True] * 7
     assert joined.other_run.tolist() == [False] * 8 + [True, False, False]
     assert np.isnan(joined.recv_ns[5]) and joined.recv_ns[6] == 6.0 * S
-    costs = [
-        None if code < 0 else joined.cost_values[code] for code in joined.cost_code.tolist()
-    ]
+    costs = [None if code < 0 else joined.cost_values[code] for code in joined.cost_code.tolist()]
     assert costs == [None, "0.0250", "0.0250", "0.0000", None, "n/a", None, "0.0250"] + [None] * 3
     assert joined.created.sum() == 7
 
