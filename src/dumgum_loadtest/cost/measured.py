@@ -226,7 +226,7 @@ def measure(
         unreadable_costs=bad_first + bad_followups,
     )
     # per answer: the request its tag names (-1: none)
-    positions = joined.request_pos[rows].astype("int64")
+    positions = joined.request_pos[rows]
     _match_first_answers(
         measured,
         requests,
@@ -234,7 +234,8 @@ def measure(
         test_mode,
         costs,
         positions,
-        joined.recv_ns[rows],
+        joined.recv_ns,
+        rows,
         first_message,
     )
     measured.by_model = _by_model(costs, positions, models)
@@ -249,17 +250,19 @@ def _match_first_answers(
     costs: CostCodes,
     positions: np.ndarray,
     recv_ns: np.ndarray,
+    rows: np.ndarray,
     first_message: np.ndarray,
 ) -> None:
     """The cost of the first message of each answered request's first reply (by arrival).
 
-    Per answer (the events at ``rows``): ``positions``, the request its tag names (-1: none),
-    and ``first_message``, whether it is the first message of its reply.
+    Per answer (the events at ``rows``, received at ``recv_ns[rows]``): ``positions``, the
+    request its tag names (-1: none), and ``first_message``, whether it is the first message
+    of its reply.
     """
     firsts = np.flatnonzero(first_message & (positions >= 0))
     if not len(firsts):
         return
-    firsts = firsts[np.argsort(recv_ns[firsts], kind="stable")]  # NaN (no time) last
+    firsts = firsts[np.argsort(recv_ns[rows[firsts]], kind="stable")]  # NaN (no time) last
     first_of = _first_by_position(positions[firsts], len(requests))
     matched = first_of < len(firsts)
     terminal = np.full(len(requests), -1, dtype="int32")  # -1: no first message
