@@ -31,15 +31,6 @@ def request_timestamps(requests: pd.DataFrame, joined: JoinedEvents) -> pd.DataF
     return pd.DataFrame(stage_times_ns(joined, len(requests)), index=requests.index)
 
 
-def outcome_positions(outcome: pd.Series) -> np.ndarray:
-    """Each request's outcome as its position in ``OUTCOMES``: the categorical's own one-byte
-    codes when its categories are ``OUTCOMES`` (no copy), else ``outcome_codes``."""
-    if isinstance(outcome.dtype, pd.CategoricalDtype) and tuple(outcome.cat.categories) == OUTCOMES:
-        codes: np.ndarray = outcome.cat.codes.to_numpy()
-        return codes
-    return outcome_codes(outcome)
-
-
 def reply_masks(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """From outcome codes (positions in ``OUTCOMES``): answered, and dropped or lost (a reply
     was awaited and never came)."""
@@ -131,7 +122,7 @@ def latency_section(
     A stage's two views are partitioned on two threads: numpy releases the GIL there, and
     the partitions are most of the time this takes on 10 M requests.
     """
-    codes = outcome_positions(outcome)
+    codes = outcome_codes(outcome)
     section: dict[str, Any] = {stage: {} for stage in STAGES}
     with ThreadPoolExecutor(max_workers=2) as pool:
         for origin in ORIGINS:

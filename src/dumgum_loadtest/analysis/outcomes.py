@@ -96,11 +96,12 @@ def arrow_array(values: pd.Series) -> pa.Array:
 
 
 def outcome_codes(outcome: pd.Series) -> np.ndarray:
-    """Outcomes as small integers, positions in ``OUTCOMES`` (cheap to count at 10 M rows)."""
+    """Outcomes as small integers, positions in ``OUTCOMES``: a ``classify`` result's own
+    one-byte codes (no copy, so not to be written to), else the names encoded."""
     if isinstance(outcome.dtype, pd.CategoricalDtype) and tuple(outcome.cat.categories) == OUTCOMES:
-        return outcome.cat.codes.to_numpy(dtype="int64")
-    codes: np.ndarray = pd.Categorical(outcome, categories=OUTCOMES).codes.astype("int64")
-    return codes
+        codes: np.ndarray = outcome.cat.codes.to_numpy()
+        return codes
+    return pd.Categorical(outcome, dtype=OUTCOME_DTYPE).codes
 
 
 def count_outcomes(codes: np.ndarray) -> dict[str, int]:

@@ -13,11 +13,10 @@ import pandas as pd
 
 from dumgum_loadtest.analysis.latency import (
     numeric_values,
-    outcome_positions,
     reply_masks,
     seconds_between,
 )
-from dumgum_loadtest.analysis.outcomes import OUTCOMES
+from dumgum_loadtest.analysis.outcomes import OUTCOMES, outcome_codes
 from dumgum_loadtest.analysis.stats import percentiles_in_place_s, wilson_interval
 
 BUCKET_NS = 1_000_000_000
@@ -93,7 +92,7 @@ def per_second(
 ) -> pd.DataFrame:
     """One row per second of the run: offered, sent, answers, drops, in flight, latency."""
     buckets = max(1, int((end_ns - origin_ns) // BUCKET_NS) + 1)
-    answered, unanswered = reply_masks(outcome_positions(outcome))
+    answered, unanswered = reply_masks(outcome_codes(outcome))
     awaited = answered | unanswered
     intended_ns = numeric_values(requests["intended_ns"])
     sent_ns = numeric_values(requests["sent_ns"])
@@ -154,7 +153,7 @@ def littles_law(
     window = series.iloc[steady]
     if window.empty:
         return {"in_flight_mean": None, "predicted": None, "deviation": None}
-    answered, _ = reply_masks(outcome_positions(outcome))
+    answered, _ = reply_masks(outcome_codes(outcome))
     first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")[answered]
     time_s = seconds_between(first_answer_ns, numeric_values(requests["sent_ns"])[answered])
     missing = np.isnan(time_s)
@@ -220,7 +219,7 @@ def stage_table(
     if WARMUP_STAGE in names:
         steady &= group != names.index(WARMUP_STAGE)
     group[~steady] = stages  # one more group, for the rows the table leaves out
-    outcomes = outcome_positions(outcome)
+    outcomes = outcome_codes(outcome)
     # Each request's (stage, outcome, sent or not) cell, numbered so one bincount counts all.
     cell = np.multiply(group, len(OUTCOMES), dtype=np.intp)
     cell += outcomes

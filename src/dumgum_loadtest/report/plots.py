@@ -21,9 +21,9 @@ from dumgum_loadtest.analysis.analyse import Analysis
 from dumgum_loadtest.analysis.latency import (
     STAGES,
     numeric_values,
-    outcome_positions,
     stage_views_s,
 )
+from dumgum_loadtest.analysis.outcomes import outcome_codes
 from dumgum_loadtest.analysis.timeseries import first_and_last, stage_codes
 from dumgum_loadtest.report._charts import capacity_curve, model_latency, outcomes_bar
 from dumgum_loadtest.report._figure import RC, STAGE_COLOURS, percent_axis, plt, to_png
@@ -104,7 +104,7 @@ def _cdf_curves(analysis: Analysis) -> dict[str, dict[str, tuple[np.ndarray, np.
     """Per view (answered, censored) and stage: CDF points of the seconds from the intended
     send time, from the same arrays as the summary's ``latency_s`` (one stage at a time)."""
     scale = number(analysis.summary.get("time_scale")) or 1.0
-    codes = outcome_positions(analysis.outcome)
+    codes = outcome_codes(analysis.outcome)
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {"answered": {}, "censored": {}}
     for stage, answered_s, second_s in stage_views_s(
         analysis.requests, analysis.stamps, codes, scale, "intended"
