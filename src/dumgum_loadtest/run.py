@@ -330,7 +330,9 @@ class _Session:
         self.stop_all()
         if ledger is not None:
             write_json(self.run_dir / "mock-ledger.json", ledger)
-        write_tables(self.run_dir, load_raw(self.run_dir))
+        unreadable = write_tables(self.run_dir)
+        if unreadable:
+            self.notes.append(f"{unreadable} unreadable lines skipped in the raw shards")
         self._write_meta("interrupted" if interrupted else "completed")
         analysis = analyse(self.run_dir, scenario)
         write_json(self.run_dir / "summary.json", analysis.summary)

@@ -10,12 +10,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
-from dumgum_loadtest.analysis.load import RawRecords
+from dumgum_loadtest.analysis.shards import CALLS, EVENTS, REQUESTS, LineCount, shard_tables
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.scenarios import Scenario
 
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group: what the analysis reads at a time
 VERSIONED_PACKAGES = ("dumgum-loadtest", "locust", "pandas", "pyarrow", "pydantic", "aiohttp")
 
 
@@ -67,8 +70,29 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def write_tables(run_dir: Path, raw: RawRecords) -> None:
-    """requests.parquet, events.parquet, calls.parquet from the raw shards."""
-    raw.requests.to_parquet(run_dir / "requests.parquet", index=False)
-    raw.events.to_parquet(run_dir / "events.parquet", index=False)
-    raw.calls.to_parquet(run_dir / "calls.parquet", index=False)
+def write_tables(run_dir: Path) -> int:
+    """requests.parquet, events.parquet, calls.parquet from the raw shards, streamed a block
+    of lines at a time (memory stays bounded at any run length); returns the lines skipped
+    as unreadable. Rows keep the shards' order: the analysis never relies on another.
+
+    Each table is written beside its place and renamed there once all three are complete:
+    the analysis reads the tables only when all three exist, else the shards.
+    """
+    count = LineCount()
+    written = []
+    for kind in (REQUESTS, EVENTS, CALLS):
+        final = run_dir / f"{kind.stem}.parquet"
+        partial = final.with_name(f".{final.name}.partial")
+        with pq.ParquetWriter(partial, kind.schema) as writer:
+            pending: list[pa.Table] = []
+            for table in shard_tables(run_dir, kind, count):
+                pending.append(table)
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                    pending.clear()
+            if pending:
+                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+        written.append((partial, final))
+    for partial, final in written:
+        partial.replace(final)
+    return count.unreadable

@@ -42,13 +42,13 @@ JOIN_COLUMNS = (
 
 @dataclass(frozen=True)
 class JoinedEvents:
-    """Per event, in the order read (receive order for a run's tables).
+    """Per event, in the order read (the shards' order for a run's tables).
 
     ``request_pos``: the request row its correlation tag names (-1: none of these requests);
     ``kind``: PROCESSING, FIRST_ANSWER, FOLLOW_UP, DROPPED or OTHER; ``recv_ns``: receive
     time (float64 ns, NaN when missing); ``sequence_sign``: the sign of sequenceNumber
     (missing: 0), which tells first messages (0) from follow-ups; ``first_delivery``: False
-    for an answer.created repeating an answer id already seen (at-least-once delivery);
+    for an answer.created repeating an answer id received earlier (at-least-once delivery);
     ``cost_code``: index into ``cost_values`` of ``answer.cost`` (-1: none); ``other_run``:
     tagged with another run's id, or with none.
     """
@@ -163,10 +163,17 @@ class _Builder:
     def finish(self, ids: pa.Array) -> JoinedEvents:
         positions = _positions(self.tags, ids)
         self.tags.clear()  # the largest text of all: freed as soon as joined
+        recv_ns = _concat(self.recv, "float64")
         created = _concat(self.created_rows, "int64")
         first_delivery = np.ones(self.rows, dtype=bool)
         if len(created):
             answers = pa.chunked_array(self.answer_ids, type=pa.string())
+            self.answer_ids.clear()
+            # the first delivery is the earliest received (rows need not be in receive order)
+            times = recv_ns[created]
+            if not bool(np.all(times[1:] >= times[:-1])):
+                order = np.argsort(times, kind="stable")  # NaN (no time) last
+                created, answers = created[order], answers.take(pa.array(order))
             column = pd.Series(pd.arrays.ArrowExtensionArray(answers))
             # an answer without an id counts once per delivery: nothing to tell repeats by
             first_delivery[created] = first_occurrences(column) | column.isna().to_numpy()
@@ -174,7 +181,7 @@ class _Builder:
         return JoinedEvents(
             request_pos=positions,
             kind=_concat(self.kinds, "int8"),
-            recv_ns=_concat(self.recv, "float64"),
+            recv_ns=recv_ns,
             sequence_sign=_concat(self.signs, "int8"),
             first_delivery=first_delivery,
             cost_code=_concat(self.costs, "int32"),

@@ -174,7 +174,11 @@ def test_the_fast_cost_section_equals_the_row_by_row_one(
     raw = columns(raw)
     scenario = _scenario() if with_scenario else None
     options: dict[str, Any] = {"time_scale": TIME_SCALE, "scenario": scenario}
-    expected = legacy_cost.run_cost(raw, outcome, example_sheet(), **options)
+    # The row-by-row version takes an answer id's first delivery in row order, so it gets the
+    # events in receive order; the fast one gets them shuffled and must order them itself.
+    received = raw.events.sort_values("recv_ns", kind="stable", na_position="last")
+    in_order = RawRecords(raw.requests, received.reset_index(drop=True), raw.calls, 0)
+    expected = legacy_cost.run_cost(in_order, outcome, example_sheet(), **options)
     # the run is full of what the cost must handle: check the example exercises it
     assert expected["measured"]["unreadable_costs"] > 0
     assert expected["projected"]["vision_analyses"] > 0
