@@ -23,10 +23,12 @@ import pyarrow.parquet as pq
 from dumgum_loadtest.analysis.join import (
     JoinedEvents,
     join_events,
+    join_tables,
     read_joined_events,
     text_array,
 )
-from dumgum_loadtest.analysis.load import RawRecords, load_raw
+from dumgum_loadtest.analysis.load import RawRecords, load_raw, read_shards
+from dumgum_loadtest.analysis.shards import CALLS, EVENTS, REQUESTS, LineCount, shard_tables
 
 TABLE_NAMES = ("requests", "events", "calls")
 # What the analysis, the cost section and the reports read of each request.
@@ -90,10 +92,23 @@ def load_run_tables(run_dir: Path, run_id: str | None = None) -> RunTables:
     ``run_id``: events tagged with another run's id count as not this run's.
     """
     paths = table_paths(run_dir)
-    if not all(path.exists() for path in paths.values()):
-        return RunTables.from_raw(load_raw(run_dir), run_id)
     with _memory_given_back():
+        if not all(path.exists() for path in paths.values()):
+            return _read_shards(run_dir, run_id)
         return _read_run_tables(paths, run_id)
+
+
+def _read_shards(run_dir: Path, run_id: str | None) -> RunTables:
+    """An interrupted run's raw shards, into the same compact tables: the events are joined
+    a block of lines at a time, never held as text."""
+    count = LineCount()
+    requests = read_shards(run_dir, REQUESTS, count)
+    ids = text_array(requests.column("request_id"))
+    events = join_tables(ids, shard_tables(run_dir, EVENTS, count), run_id)
+    frame = _frame(requests.select(list(REQUEST_COLUMNS_READ[1:])))
+    frame.insert(0, "request_id", pd.Series(pd.arrays.ArrowExtensionArray(ids)))
+    calls = _frame(read_shards(run_dir, CALLS, count).select(list(CALL_COLUMNS_READ)))
+    return RunTables(frame, events, calls, count.unreadable)
 
 
 def _read_run_tables(paths: dict[str, Path], run_id: str | None) -> RunTables:
@@ -150,6 +165,12 @@ def read_table(path: Path, columns: tuple[str, ...] | None) -> pd.DataFrame:
     parquet = pq.ParquetFile(path, read_dictionary=[n for n in wanted if n in _FEW_VALUES])
     frame = {name: _series(name, parquet.read(columns=[name]).column(0)) for name in wanted}
     return pd.DataFrame(frame, copy=False)  # no copy into 2-D blocks
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as the same compact frame ``read_table`` gives."""
+    frame = {name: _series(name, table.column(name)) for name in table.column_names}
+    return pd.DataFrame(frame, copy=False)
 
 
 def _series(name: str, column: pa.ChunkedArray) -> pd.Series:
