@@ -129,7 +129,10 @@ class ClosedArrival(_Section):
     answer_timeout_s: float | None = Field(
         default=None,
         gt=0,
-        description="Give up waiting after this (default: maxProcessingTimeSeconds x time scale).",
+        description=(
+            "Give up waiting after this many seconds from the last send (default: the buffer"
+            " window plus maxProcessingTimeSeconds, times the time scale, plus 1 s for delivery)."
+        ),
     )
 
 
