@@ -12,7 +12,7 @@ the columns of ``requests.parquet``, ``events.parquet`` or ``calls.parquet``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,10 @@ from dumgum_loadtest.records import RAW_DIR, REQUESTS_STEM, TAG_REQUEST, TAG_RUN
 BLOCK_BYTES = 32 << 20  # lines are read this much at a time
 
 _TEXT = pa.string()
-_TYPES = {str: _TEXT, int: pa.int64(), bool: pa.bool_(), float: pa.float64()}
-
-
-def _record_type(annotation: str) -> pa.DataType:
-    return _TYPES[{"str": str, "int": int, "bool": bool, "float": float}[annotation.split()[0]]]
-
-
+# RequestRecord's annotations ("int | None" and the like) as Arrow types
+_TYPES = {"str": _TEXT, "int": pa.int64(), "bool": pa.bool_(), "float": pa.float64()}
 REQUEST_SCHEMA = pa.schema(
-    [(f.name, _record_type(str(f.type))) for f in fields(RequestRecord)]  # "int | None": int
+    [(f.name, _TYPES[str(f.type).split()[0]]) for f in fields(RequestRecord)]
 )
 EVENT_SCHEMA = pa.schema(
     [
@@ -232,7 +227,7 @@ class LineCount:
     """Lines skipped because they were not JSON objects (a line cut short by a crash)."""
 
     unreadable: int = 0
-    blocks_read_in_python: int = field(default=0)
+    blocks_read_in_python: int = 0
 
 
 def shard_tables(run_dir: Path, kind: ShardKind, count: LineCount) -> Iterator[pa.Table]:
