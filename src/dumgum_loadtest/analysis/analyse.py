@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 
 from dumgum_loadtest.analysis.capacity import capacity_section
-from dumgum_loadtest.analysis.hygiene import customer_endpoint_load, event_hygiene
+from dumgum_loadtest.analysis.hygiene import (
+    customer_endpoint_load,
+    event_hygiene,
+    lost_after_stop,
+)
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
 from dumgum_loadtest.analysis.outcomes import (
     OUTCOMES,
@@ -208,7 +212,10 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "customer_endpoints": customer_endpoint_load(
             tables.calls, int(status.between(200, 299).sum())
         ),
-        "hygiene": event_hygiene(joined, stamps, deadline_ns),
+        "hygiene": {
+            **event_hygiene(joined, stamps, deadline_ns),
+            "lost_after_stop": lost_after_stop(requests, codes, joined),
+        },
         "health": _health(requests, run_dir, meta),
         "unreadable_lines": tables.unreadable_lines,
     }

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dumgum_loadtest.analysis.columns import encode
 from dumgum_loadtest.analysis.join import DROPPED, FIRST_ANSWER, OTHER, JoinedEvents
+from dumgum_loadtest.analysis.outcomes import OUTCOMES
 from dumgum_loadtest.analysis.stats import percentiles_s
 
 
@@ -32,6 +34,36 @@ def event_hygiene(
         "late": late,
         "events": len(joined),
     }
+
+
+def lost_after_stop(requests: pd.DataFrame, codes: np.ndarray, joined: JoinedEvents) -> int:
+    """Lost requests sent to a conversation DumGum had stopped: a conversationStopReason for
+    the same user and persona was received before the send, and the send came before its
+    conversationStoppedUntil (always, for a permanent stop). DumGum answers those with
+    nothing, and a customer should not send them."""
+    stop_pos = joined.request_pos[joined.stop_rows]
+    stopped = stop_pos >= 0
+    lost = np.flatnonzero(codes == OUTCOMES.index("lost"))
+    if not stopped.any() or not len(lost):
+        return 0
+    stop_at_ns = joined.recv_ns[joined.stop_rows][stopped]
+    until_ns = joined.stopped_until_ns[stopped]
+    rows = np.concatenate([stop_pos[stopped].astype("int64"), lost])
+    user = encode(requests["user_id"], rows).codes
+    persona = encode(requests["persona_id"], rows).codes
+    pair = (user + 1) * (int(persona.max()) + 2) + persona + 1
+    stop_pair, lost_pair = pair[: stopped.sum()], pair[stopped.sum() :]
+    sent_ns = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[lost]
+    # per lost request, the stops of its pair (a pair may be stopped several times)
+    order = np.argsort(stop_pair, kind="stable")
+    stop_pair, stop_at_ns, until_ns = stop_pair[order], stop_at_ns[order], until_ns[order]
+    first = np.searchsorted(stop_pair, lost_pair, side="left")
+    end = np.searchsorted(stop_pair, lost_pair, side="right")
+    inside = np.zeros(len(lost), dtype=bool)
+    for step in range(int((end - first).max())):
+        at = np.minimum(first + step, len(stop_pair) - 1)
+        inside |= (first + step < end) & (stop_at_ns[at] <= sent_ns) & (sent_ns < until_ns[at])
+    return int(inside.sum())
 
 
 def customer_endpoint_load(calls: pd.DataFrame, accepted: int) -> dict[str, Any]:

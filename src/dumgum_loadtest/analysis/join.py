@@ -37,6 +37,8 @@ JOIN_COLUMNS = (
     "tag_run",
     "answer_id",
     "cost",
+    "stop_reason",
+    "stopped_until",
 )
 
 
@@ -50,7 +52,8 @@ class JoinedEvents:
     (missing: 0), which tells first messages (0) from follow-ups; ``first_delivery``: False
     for an answer.created repeating an answer id received earlier (at-least-once delivery);
     ``cost_code``: index into ``cost_values`` of ``answer.cost`` (-1: none); ``other_run``:
-    tagged with another run's id, or with none.
+    tagged with another run's id, or with none. ``stop_rows``: the (few) events carrying a
+    conversationStopReason, and ``stopped_until_ns`` for each (inf: permanent or unstated).
     """
 
     request_pos: np.ndarray
@@ -61,6 +64,8 @@ class JoinedEvents:
     cost_code: np.ndarray
     cost_values: list[Any]
     other_run: np.ndarray
+    stop_rows: np.ndarray
+    stopped_until_ns: np.ndarray
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -112,6 +117,8 @@ class _Builder:
         self.tags: list[pa.Array] = []
         self.answer_ids: list[pa.Array] = []
         self.created_rows: list[np.ndarray] = []
+        self.stop_rows: list[np.ndarray] = []
+        self.stopped_until: list[np.ndarray] = []
         self.cost_index: dict[Any, int] = {}
         self.rows = 0
 
@@ -130,6 +137,11 @@ class _Builder:
         answers = text_array(_column(table, "answer_id"))
         self.answer_ids.append(answers.take(pa.array(created, type=pa.int64())))
         self.created_rows.append(created + self.rows)
+        stops = np.flatnonzero(
+            _column(table, "stop_reason").is_valid().to_numpy(zero_copy_only=False)
+        )
+        self.stop_rows.append(stops + self.rows)
+        self.stopped_until.append(_epoch_ns(_column(table, "stopped_until"), stops))
         self.rows += size
 
     def _cost_codes(self, costs: pa.Array) -> np.ndarray:
@@ -187,6 +199,8 @@ class _Builder:
             cost_code=_concat(self.costs, "int32"),
             cost_values=list(self.cost_index),
             other_run=_concat(self.other, "bool"),
+            stop_rows=_concat(self.stop_rows, "int64"),
+            stopped_until_ns=_concat(self.stopped_until, "float64"),
         )
 
 
@@ -253,6 +267,20 @@ def _floats(values: pa.Array, missing: float) -> np.ndarray:
     if pa.types.is_null(values.type):
         return np.full(len(values), missing)
     out: np.ndarray = values.cast(pa.float64(), safe=False).fill_null(missing).to_numpy()
+    return out
+
+
+def _epoch_ns(times: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """ISO 8601 date-times at ``rows`` as epoch ns (float64; inf: none or unreadable)."""
+    if not len(rows):
+        return np.zeros(0)
+    values = text_array(times).take(pa.array(rows, type=pa.int64())).to_pylist()
+    parsed = pd.to_datetime(
+        pd.Series(values, dtype=object), utc=True, errors="coerce", format="ISO8601"
+    )
+    nanos = parsed.dt.tz_localize(None).dt.as_unit("ns").to_numpy(dtype="datetime64[ns]")
+    out: np.ndarray = nanos.view("int64").astype("float64")
+    out[parsed.isna().to_numpy()] = np.inf
     return out
 
 

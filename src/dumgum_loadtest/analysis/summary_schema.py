@@ -149,6 +149,10 @@ class Hygiene(_Strict):
     unmatched: int
     late: int
     events: int
+    lost_after_stop: int = Field(
+        description="lost requests sent to a conversation DumGum had stopped (a stop reason"
+        " received before the send, within its conversationStoppedUntil)"
+    )
 
 
 class GeneratorCpu(_Strict):

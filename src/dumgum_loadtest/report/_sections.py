@@ -40,6 +40,10 @@ HYGIENE_DEFINITIONS = {
     "out_of_order": "a request's first answer.created arrived before its answer.processing",
     "unmatched": "conversation events no request of this run claims",
     "late": "terminal events after their request's deadline (counted as lost)",
+    "lost_after_stop": (
+        "lost requests sent to a conversation DumGum had stopped (a stop reason received"
+        " before the send, within its conversationStoppedUntil): expect no answer"
+    ),
 }
 # Environment keys that could hold the process environment: never dumped.
 _ENV_DUMP_KEYS = {"env", "environ", "environment", "env_vars", "environment_variables"}

@@ -145,3 +145,39 @@ def test_an_interrupted_run_joins_from_its_raw_shards(tmp_path: Path) -> None:
     tables = load_run_tables(tmp_path, "run-1")
     assert isinstance(tables, RunTables)
     assert len(tables.requests) == 0 and len(tables.events) == 0
+
+
+def test_lost_requests_sent_into_a_stopped_conversation_are_counted() -> None:
+    from dumgum_loadtest.analysis.hygiene import lost_after_stop
+    from dumgum_loadtest.analysis.outcomes import OUTCOMES
+
+    def request(request_id: str, user: str, sent_s: float) -> dict[str, Any]:
+        return {"request_id": request_id, "user_id": user, "persona_id": "p1", "sent_ns": sent_s}
+
+    requests = pd.DataFrame(
+        [
+            request("stopper", "u1", 1.0),  # its answer stops u1 x p1 until 100 s
+            request("inside", "u1", 5.0 * S),  # lost, sent while stopped: counted
+            request("after", "u1", 150.0 * S),  # lost, sent after the ban ended
+            request("before", "u1", 1.5 * S),  # lost, sent before the stop arrived
+            request("elsewhere", "u2", 5.0 * S),  # lost, another conversation
+            request("forever", "u3", 1.0),  # its answer stops u3 x p1 for good
+            request("later", "u3", 900.0 * S),  # lost, sent after a permanent stop: counted
+        ]
+    )
+    requests["sent_ns"] = requests["sent_ns"].astype("float64")
+    until = pd.Timestamp(100 * S, tz="UTC").isoformat()
+    events = pd.DataFrame(
+        [
+            _event("answer.created", "stopper", 2.0, stop_reason="HOSTILE", stopped_until=until),
+            _event("answer.created", "forever", 2.0, stop_reason="UNDERAGE"),
+        ],
+        columns=list(EVENT_COLUMNS),
+    )
+    joined = join_events(requests, events, run_id="run-1")
+    assert joined.stop_rows.tolist() == [0, 1]
+    assert joined.stopped_until_ns.tolist() == [100.0 * S, np.inf]
+    answered, lost = OUTCOMES.index("answered"), OUTCOMES.index("lost")
+    codes = np.array([answered, lost, lost, lost, lost, answered, lost])
+    assert lost_after_stop(requests, codes, joined) == 2
+    assert lost_after_stop(requests, np.full(7, answered), joined) == 0
