@@ -150,8 +150,9 @@ class Hygiene(_Strict):
     late: int
     events: int
     lost_after_stop: int = Field(
+        default=0,  # added within version 1: summaries written before it still validate
         description="lost requests sent to a conversation DumGum had stopped (a stop reason"
-        " received before the send, within its conversationStoppedUntil)"
+        " received before the send, within its conversationStoppedUntil)",
     )
 
 
