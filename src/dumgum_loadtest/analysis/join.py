@@ -180,7 +180,6 @@ class _Builder:
         first_delivery = np.ones(self.rows, dtype=bool)
         if len(created):
             answers = pa.chunked_array(self.answer_ids, type=pa.string())
-            self.answer_ids.clear()
             # the first delivery is the earliest received (rows need not be in receive order)
             times = recv_ns[created]
             if not bool(np.all(times[1:] >= times[:-1])):
