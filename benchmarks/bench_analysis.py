@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from _common import run_child  # the sibling module: scripts run by path
 
 ROOT = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
@@ -223,16 +222,7 @@ def main() -> None:
             else:
                 events_n = make_run(run_dir, size)
             generated_s = time.perf_counter() - started
-            result = subprocess.run(
-                [sys.executable, "-c", ANALYSE, str(run_dir)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                print(result.stderr[-3000:])
-                raise SystemExit(1)
-            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            figures = run_child(ANALYSE, str(run_dir))
             per_m = figures["total_s"] / (size / 1e6)
             print(
                 f"{size:>10} {events_n:>10} {generated_s:>7.1f} {figures['analyse_s']:>10.1f}"

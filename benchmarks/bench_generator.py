@@ -26,7 +26,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,8 @@ from typing import Any
 import orjson
 import psutil  # type: ignore[import-untyped]  # no stubs in the lock file
 import yaml
-from _bare import bare_app  # the sibling module: scripts run by path
+from _bare import bare_app  # the sibling modules: scripts run by path
+from _common import HOST, wait_listening
 
 from dumgum_loadtest.loadtest.command import TOKEN_ENV, locust_command
 from dumgum_loadtest.mock import DEFAULT_TOKEN, ENQUEUE_PATH
@@ -50,7 +50,6 @@ from dumgum_loadtest.scenarios import load_scenario
 from dumgum_loadtest.scenarios.draw import RequestFactory
 from dumgum_loadtest.serving import free_port, serve_forever
 
-HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
 MIX_SCENARIO = ROOT / "scenarios" / "nightly.yaml"  # a realistic mix: the generator's real work
 QUIET_PCT = 10.0
@@ -75,16 +74,6 @@ class Bare(FastHttpUser):
 def served(connection: http.client.HTTPConnection) -> int:
     connection.request("GET", "/count")
     return int(connection.getresponse().read())
-
-
-def wait_listening(port: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex((HOST, port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"endpoint on port {port} did not listen within {timeout_s} s")
 
 
 def machine_busy_s() -> float:

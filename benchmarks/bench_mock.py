@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,12 +36,12 @@ import aiohttp
 import orjson
 import psutil
 import uvloop
-from _bare import bare_app  # the sibling module: scripts run by path
+from _bare import bare_app  # the sibling modules: scripts run by path
+from _common import HOST, wait_listening
 
 from dumgum_loadtest.mock import DEFAULT_TOKEN, ENQUEUE_PATH
 from dumgum_loadtest.serving import free_port, serve_forever
 
-HOST = "127.0.0.1"
 CLI = str(Path(sys.executable).with_name("dumgum-loadtest"))
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Content-Type": "application/json"}
 MAX_STEP_S = 15.0
@@ -110,16 +109,6 @@ def enqueue_body(i: int, run_id: str, personas: int) -> bytes:
 def _clean_env() -> dict[str, str]:
     # The mock and receiver read DUMGUM_* variables; the bench must not inherit stray ones.
     return {k: v for k, v in os.environ.items() if not k.startswith("DUMGUM_")}
-
-
-def wait_listening(port: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex((HOST, port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout_s} s")
 
 
 @contextlib.contextmanager

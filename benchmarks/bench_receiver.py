@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,13 +27,13 @@ import aiohttp
 import orjson
 import psutil  # type: ignore[import-untyped]  # no stubs in the lock file
 import uvloop
-from _bare import bare_app  # the sibling module: scripts run by path
+from _bare import bare_app  # the sibling modules: scripts run by path
+from _common import HOST, wait_listening
 
 from dumgum_loadtest.clock import iso_from_ns, now_ns
 from dumgum_loadtest.receiver import ReceiverSettings, create_receiver_app
 from dumgum_loadtest.serving import free_port, serve_forever
 
-HOST = "127.0.0.1"
 VARIANTS = ("bare", "receiver")
 WARMUP_S = 2.0
 QUIET_PCT = 10.0  # other processes' CPU below which a run counts as uncontended
@@ -136,16 +135,6 @@ async def drive(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         load.elapsed_s = time.perf_counter() - started
     return load
-
-
-def wait_listening(port: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex((HOST, port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not listen within {timeout_s} s")
 
 
 def recorded_ids(out_dir: Path) -> tuple[int, set[str]]:

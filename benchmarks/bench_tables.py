@@ -13,14 +13,12 @@ block), and reads each one's peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import orjson
+from _common import run_child  # the sibling module: scripts run by path
 
 S = 1_000_000_000
 
@@ -124,17 +122,7 @@ def make_shards(run_dir: Path, requests_n: int) -> int:
 def convert(run_dir: Path, reader: str) -> dict[str, float]:
     for table in run_dir.glob("*.parquet"):
         table.unlink()
-    result = subprocess.run(
-        [sys.executable, "-c", CONVERT, str(run_dir), reader],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        print(result.stderr[-3000:])
-        raise SystemExit(1)
-    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
-    return figures
+    return run_child(CONVERT, str(run_dir), reader)
 
 
 def main() -> None:
