@@ -85,11 +85,13 @@ def write_tables(run_dir: Path) -> int:
         partial = final.with_name(f".{final.name}.partial")
         with pq.ParquetWriter(partial, kind.schema) as writer:
             pending: list[pa.Table] = []
+            pending_rows = 0
             for table in shard_tables(run_dir, kind, count):
                 pending.append(table)
-                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                pending_rows += table.num_rows
+                if pending_rows >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
-                    pending.clear()
+                    pending, pending_rows = [], 0
             if pending:
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         written.append((partial, final))

@@ -69,15 +69,6 @@ def stable_order(values: pd.Series, rows: np.ndarray) -> np.ndarray:
     return values.take(rows).reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
 
 
-def numbers(series: pd.Series, rows: np.ndarray, missing: float) -> np.ndarray:
-    """``series.take(rows).fillna(missing)`` as float64, without copying the whole column."""
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf":
-        taken = series.to_numpy()[rows].astype("float64")
-        out: np.ndarray = np.where(np.isnan(taken), missing, taken)
-        return out
-    return series.take(rows).fillna(missing).to_numpy(dtype="float64")
-
-
 def arrow_strings(series: pd.Series) -> pa.ChunkedArray | None:
     """The column's Arrow string chunks (no copy) when it is Arrow-backed text, else None."""
     if not isinstance(series.dtype, pd.ArrowDtype | pd.StringDtype):
@@ -126,7 +117,6 @@ class _Words:
 
     words: list[np.ndarray]
     lengths: np.ndarray
-    chunks: pa.ChunkedArray
 
 
 def _hash(words: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
@@ -201,14 +191,14 @@ class _Located:
             chunk, where, starts, lengths = self.parts[0]
             if isinstance(where, slice) and where == slice(0, len(self.lengths)):
                 words = _chunk_words(chunk, starts, lengths, self.width)
-                return _Words(words, lengths, self.chunks)
+                return _Words(words, lengths)
         words = [np.zeros(len(self.lengths), dtype=np.uint64) for _ in range(self.width)]
         for chunk, where, starts, lengths in self.parts:
             for word, part in zip(
                 words, _chunk_words(chunk, starts, lengths, self.width), strict=True
             ):
                 word[where] = part
-        return _Words(words, self.lengths, self.chunks)
+        return _Words(words, self.lengths)
 
     def hashes(self) -> np.ndarray:
         """A 64-bit hash per string (equal strings, equal hashes), a chunk at a time: the
