@@ -49,8 +49,9 @@ def lost_after_stop(requests: pd.DataFrame, codes: np.ndarray, joined: JoinedEve
     stop_at_ns = joined.recv_ns[joined.stop_rows][stopped]
     until_ns = joined.stopped_until_ns[stopped]
     rows = np.concatenate([stop_pos[stopped].astype("int64"), lost])
-    user = encode(requests["user_id"], rows).codes
-    persona = encode(requests["persona_id"], rows).codes
+    # only these rows' ids are hashed, not the whole column's
+    user = encode(requests["user_id"].take(rows)).codes
+    persona = encode(requests["persona_id"].take(rows)).codes
     pair = (user + 1) * (int(persona.max()) + 2) + persona + 1
     stop_pair, lost_pair = pair[: stopped.sum()], pair[stopped.sum() :]
     sent_ns = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[lost]
