@@ -6,6 +6,7 @@ The summary is the authoritative record (``summary.json``, schema in
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from dumgum_loadtest.analysis.capacity import capacity_section
 from dumgum_loadtest.analysis.hygiene import (
@@ -21,11 +23,15 @@ from dumgum_loadtest.analysis.hygiene import (
     lost_after_stop,
 )
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
+from dumgum_loadtest.analysis.merging import MergeRules
 from dumgum_loadtest.analysis.outcomes import (
+    AWAITED,
+    DEADLINE_GRACE_S,
     OUTCOMES,
-    classify_stamps,
+    OutcomeRules,
     count_outcomes,
     outcome_codes,
+    resolve,
 )
 from dumgum_loadtest.analysis.slo import evaluate_slos
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
@@ -34,9 +40,7 @@ from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_t
 from dumgum_loadtest.records import NOT_SENT, TRANSPORT_ERROR
 from dumgum_loadtest.scenarios import Scenario, load_scenario
 
-SUMMARY_SCHEMA_VERSION = 1
-# Late or lost: an answer may arrive this long after its deadline and still count.
-DEADLINE_GRACE_S = 5.0
+SUMMARY_SCHEMA_VERSION = 2
 BREAKDOWN_FEATURES = (
     "chat_model",
     "language",
@@ -61,6 +65,30 @@ class Analysis:
     stamps: pd.DataFrame
     outcome: pd.Series
     seconds: pd.DataFrame
+
+
+def outcome_rules(
+    run_dir: Path, scenario: Scenario, meta: dict[str, Any], time_scale: float
+) -> OutcomeRules:
+    """The merge rules of the run's target and how its observation ended, from its files.
+
+    The mock's model is the one the run wrote (``mock-config.yaml``), else the scenario's; a
+    real URL gets DumGum's inferred rules (the mock's defaults). A completed run whose
+    settling did not stop at its bound saw everything it waited for: nothing is unresolved.
+    """
+    config: Any = scenario.mock if scenario.target == "mock" else {}
+    kept = run_dir / "mock-config.yaml"
+    if scenario.target == "mock" and kept.is_file():
+        with contextlib.suppress(OSError, yaml.YAMLError):  # else the scenario's copy
+            config = yaml.safe_load(kept.read_text()) or {}
+    settle = meta.get("settle")
+    settle = settle if isinstance(settle, dict) else {}
+    observed = meta.get("observed_until_ns")
+    return OutcomeRules(
+        merge=MergeRules.from_mock_config(config if isinstance(config, dict) else {}, time_scale),
+        observed_until_ns=float(observed) if isinstance(observed, int | float) else None,
+        nothing_pending=meta.get("status") == "completed" and settle.get("ended_by") != "bound",
+    )
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -95,7 +123,7 @@ def _breakdowns(
         rows = []
         for index, label in enumerate(labels):
             counts = {name: int(n) for name, n in zip(OUTCOMES, table[index], strict=True)}
-            awaited = counts["answered"] + counts["dropped"] + counts["lost"]
+            awaited = sum(counts[name] for name in AWAITED)
             start = int(ends[index - 1]) if index else 0
             rows.append(
                 {
@@ -151,10 +179,13 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     tables = load_run_tables(run_dir, meta.get("run_id"))
     requests, joined = tables.requests, tables.events
     stamps = request_timestamps(requests, joined)
-    outcome = classify_stamps(requests, stamps, time_scale)
+    rules = outcome_rules(run_dir, scenario, meta, time_scale)
+    resolution = resolve(requests, stamps, rules)
+    outcome = resolution.outcome
+    stamps["covering_reply_ns"] = resolution.covering_reply_ns
     codes = outcome_codes(outcome)
     status = requests["status"]
-    awaited = int(outcome.isin(["answered", "dropped", "lost"]).sum())
+    awaited = int(outcome.isin(AWAITED).sum())
     sent = int((requests["send_state"] != NOT_SENT).sum())
     origin_ns = int(requests["intended_ns"].min()) if len(requests) else 0
     last_event_ns = np.nanmax(joined.recv_ns) if np.isfinite(joined.recv_ns).any() else np.nan

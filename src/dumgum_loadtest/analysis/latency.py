@@ -3,7 +3,9 @@
 Stages: the enqueue round trip, to ``answer.processing``, to the first ``answer.created``, to
 the last message of a split reply. Two views side by side: ``answered`` (replies that came)
 and ``censored`` (dropped and lost count as at least their deadline), so losses can never
-make latency look better.
+make latency look better. The first answer has a third, ``per_message``: every message that
+got an answer, its own or the merged reply that covered it, from its own send, so the wait of
+the messages of a burst shows too.
 """
 
 from __future__ import annotations
@@ -132,4 +134,11 @@ def latency_section(
                 answered, second = pool.map(percentiles_in_place_s, (answered_s, second_s))
                 second_view = "all_sent" if stage == "enqueue" else "censored"
                 section[stage][f"from_{origin}"] = {"answered": answered, second_view: second}
+            if "covering_reply_ns" in stamps.columns:
+                covering_s = seconds_between(
+                    stamps["covering_reply_ns"].to_numpy(dtype="float64"),
+                    numeric_values(requests[f"{origin}_ns"]),
+                )
+                per_message = percentiles_in_place_s(covering_s[~np.isnan(covering_s)])
+                section["first_answer"][f"from_{origin}"]["per_message"] = per_message
     return section

@@ -1,81 +1,214 @@
-"""One outcome per scheduled request: answered, merged, dropped, rejected, not_sent or lost.
+"""One outcome per scheduled request; the README's "Outcomes" section says the same in prose.
+
+Decided in this order, the first that applies:
 
 - ``rejected``: the enqueue answered 4xx/5xx.
 - ``not_sent``: the generator was too far behind its schedule, or the run ended first.
 - ``answered`` / ``dropped``: a first ``answer.created`` (sequenceNumber 0) or a
-  ``conversation.dropped`` carries the request's own correlation tag.
-- ``merged``: no terminal event carries its tag, but a neighbouring accepted request of the
-  same conversation, inside the buffer window, has one (DumGum echoes one enqueue's tags for a
-  merged burst), directly or through a chain of such neighbours.
-- ``lost``: accepted (or sent without an answer) and none of the above by the end.
+  ``conversation.dropped`` carries the request's own correlation tag (the earlier decides).
+- ``send_failed``: the send did not complete (connection error, timeout, the run stopped
+  before the response) and no event names it: it may never have reached the target.
+- ``merged``: accepted, no reply of its own, but a reply of its pair that could have covered it
+  under the target's merge rules arrived after it was sent (``analysis.merging``).
+- ``unresolved``: accepted, none of the above, and the observation ended before its reply
+  deadline had passed, without the target confirming that nothing was pending: the run was
+  cut short or settling hit its bound. Kept out of the loss rate.
+- ``lost``: accepted, and none of the above.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dumgum_loadtest.records import NOT_SENT
+from dumgum_loadtest.analysis.merging import MergeRules, PairRequests, covering_reply_ns
+from dumgum_loadtest.records import NOT_SENT, TRANSPORT_ERROR
 
-OUTCOMES = ("answered", "merged", "dropped", "rejected", "not_sent", "lost")
-# Sends within this much of the buffer window still count as one burst (scheduling jitter).
-BUFFER_TOLERANCE_S = 0.25
+OUTCOMES = (
+    "answered",
+    "merged",
+    "dropped",
+    "rejected",
+    "not_sent",
+    "send_failed",
+    "unresolved",
+    "lost",
+)
 OUTCOME_DTYPE = pd.CategoricalDtype(list(OUTCOMES))
-_ANSWERED, _MERGED, _DROPPED, _REJECTED, _NOT_SENT, _LOST = range(len(OUTCOMES))
+_ANSWERED, _MERGED, _DROPPED, _REJECTED, _NOT_SENT, _SEND_FAILED, _UNRESOLVED, _LOST = range(
+    len(OUTCOMES)
+)
+# Outcomes that awaited a reply and got a verdict: the denominator of drop and loss rates.
+AWAITED = ("answered", "dropped", "lost")
+# A reply may arrive this long after its deadline and still count (delivery retries, clocks).
+DEADLINE_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class OutcomeRules:
+    """What the classification needs beyond the records: the target's merge rules, and when
+    the observation ended (epoch ns; None: at the last record) and whether the target then
+    confirmed that nothing was pending (the mock's gauges at a quiet end)."""
+
+    merge: MergeRules = field(default_factory=MergeRules)
+    observed_until_ns: float | None = None
+    nothing_pending: bool = False
+
+    @property
+    def time_scale(self) -> float:
+        return self.merge.time_scale
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Every request's outcome (categorical, one byte each) and, for the answered and the
+    merged, when the reply that covered them arrived (epoch ns, NaN otherwise)."""
+
+    outcome: pd.Series
+    covering_reply_ns: np.ndarray
 
 
 def classify(requests: pd.DataFrame, events: pd.DataFrame, time_scale: float) -> pd.Series:
-    """The outcome of every request, indexed like ``requests`` (events in a DataFrame)."""
+    """The outcome of every request, indexed like ``requests`` (events in a DataFrame), with
+    the default merge rules. A request still without a reply is ``lost``, never
+    ``unresolved``: while a run settles, those are exactly the ones it waits for."""
     from dumgum_loadtest.analysis.join import join_events
     from dumgum_loadtest.analysis.latency import request_timestamps
 
     joined = join_events(requests.reset_index(drop=True), events)
     stamps = request_timestamps(requests, joined)
-    return classify_stamps(requests, stamps, time_scale)
+    rules = OutcomeRules(MergeRules(time_scale=time_scale), nothing_pending=True)
+    return classify_stamps(requests, stamps, rules)
 
 
-def classify_stamps(requests: pd.DataFrame, stamps: pd.DataFrame, time_scale: float) -> pd.Series:
+def classify_stamps(
+    requests: pd.DataFrame, stamps: pd.DataFrame, rules: OutcomeRules | float
+) -> pd.Series:
     """Outcomes from the per-request stage timestamps (see ``latency.request_timestamps``):
-    a categorical Series (categories: ``OUTCOMES``), one byte per request."""
-    answer = stamps["first_answer_ns"].to_numpy()
-    drop = stamps["dropped_ns"].to_numpy()
+    a categorical Series (categories: ``OUTCOMES``), one byte per request. A bare number for
+    ``rules`` is the time scale, with the default merge rules and no ``unresolved``."""
+    if not isinstance(rules, OutcomeRules):
+        rules = OutcomeRules(MergeRules(time_scale=float(rules)), nothing_pending=True)
+    return resolve(requests, stamps, rules).outcome
+
+
+def resolve(requests: pd.DataFrame, stamps: pd.DataFrame, rules: OutcomeRules) -> Resolution:
+    """Outcomes and covering replies of every request, in the order the module text gives."""
+    answer = stamps["first_answer_ns"].to_numpy(dtype="float64")
+    drop = stamps["dropped_ns"].to_numpy(dtype="float64")
     status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
+    send_state = requests["send_state"]
     codes = np.full(len(requests), _LOST, dtype="int8")
     # Whichever terminal event came first decides between answered and dropped.
     answered = ~np.isnan(answer) & (np.isnan(drop) | (answer <= drop))
     codes[answered] = _ANSWERED
     codes[~np.isnan(drop) & ~answered] = _DROPPED
     codes[status >= 400] = _REJECTED
-    codes[(requests["send_state"] == NOT_SENT).to_numpy(dtype=bool, na_value=False)] = _NOT_SENT
-    _mark_merged(requests, codes, time_scale)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=OUTCOME_DTYPE), index=requests.index)
+    codes[(send_state == NOT_SENT).to_numpy(dtype=bool, na_value=False)] = _NOT_SENT
+    failed = (send_state == TRANSPORT_ERROR).to_numpy(dtype=bool, na_value=False)
+    codes[failed & (codes == _LOST)] = _SEND_FAILED
+    covering_ns = np.where(codes == _ANSWERED, answer, np.nan)
+    _mark_merged(requests, stamps, codes, covering_ns, rules.merge)
+    _mark_unresolved(requests, stamps, codes, rules)
+    outcome = pd.Series(pd.Categorical.from_codes(codes, dtype=OUTCOME_DTYPE), index=requests.index)
+    return Resolution(outcome, covering_ns)
 
 
-def _mark_merged(requests: pd.DataFrame, codes: np.ndarray, time_scale: float) -> None:
+def _mark_merged(
+    requests: pd.DataFrame,
+    stamps: pd.DataFrame,
+    codes: np.ndarray,
+    covering_ns: np.ndarray,
+    rules: MergeRules,
+) -> None:
     status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
     accepted = np.flatnonzero((status >= 200) & (status < 300) & (codes != _REJECTED))
-    unanswered = accepted[codes[accepted] == _LOST]
-    if unanswered.size == 0:
+    accepted = accepted[codes[accepted] != _NOT_SENT]
+    if not rules.merge or not (codes[accepted] == _LOST).any():
         return
-    # Only the users with a request still unanswered can have merged ones: sort just theirs.
-    user = codes_of(requests["user_id"]) + 1  # 0: no user
-    wanted = np.zeros(int(user.max()) + 1, dtype=bool)
-    wanted[user[unanswered]] = True
-    rows = accepted[wanted[user[accepted]]]
-    persona = codes_of(requests["persona_id"])[rows]
-    pair = user[rows] * (int(persona.max()) + 2) + persona
-    sent_s = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[rows] / 1e9
-    order = np.lexsort((sent_s, pair))
-    rows, sent_s, pair = rows[order], sent_s[order], pair[order]
-    window_s = requests["buffer_s"].to_numpy(dtype="float64", na_value=0.0)[rows] * time_scale
-    # Consecutive sends of a pair inside the earlier one's window form one burst.
-    linked = (pair[1:] == pair[:-1]) & (np.diff(sent_s) <= window_s[:-1] + BUFFER_TOLERANCE_S)
-    burst_id = np.concatenate([[0], np.cumsum(~linked)])
-    lost = codes[rows] == _LOST
-    covered = np.bincount(burst_id, weights=(~lost).astype("float64")) > 0
-    codes[rows[lost & covered[burst_id]]] = _MERGED
+    pair = pair_codes(requests, accepted)
+    # Only the pairs with a request still unanswered can have merged ones: replay just theirs.
+    wanted = np.zeros(int(pair.max()) + 1, dtype=bool)
+    wanted[pair[codes[accepted] == _LOST]] = True
+    keep = wanted[pair]
+    rows, pair = accepted[keep], pair[keep]
+    sent_ns = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+    response_ns = requests["response_ns"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+    stamp = {name: stamps[name].to_numpy(dtype="float64")[rows] for name in stamps.columns}
+    own = codes[rows]
+    replied = (own == _ANSWERED) | (own == _DROPPED)
+    reply_ns = np.where(replied, np.fmin(stamp["first_answer_ns"], stamp["dropped_ns"]), np.nan)
+    reply_end_ns = np.fmax.reduce(
+        [stamp[name] for name in ("processing_ns", "last_message_ns", "dropped_ns")], axis=0
+    )
+    covered = covering_reply_ns(
+        PairRequests(
+            pair=pair,
+            taken_ns=np.where(np.isnan(response_ns), sent_ns, response_ns),
+            sent_ns=sent_ns,
+            window_s=requests["buffer_s"].to_numpy(dtype="float64", na_value=0.0)[rows],
+            reply_ns=reply_ns,
+            reply_end_ns=np.where(replied, np.fmax(reply_end_ns, reply_ns), np.nan),
+        ),
+        rules,
+    )
+    merged = (own == _LOST) & ~np.isnan(covered)
+    codes[rows[merged]] = _MERGED
+    covering_ns[rows[merged]] = covered[merged]
+
+
+def reply_deadline_ns(requests: pd.DataFrame, rules: MergeRules) -> np.ndarray:
+    """Per request: by when its reply (or its batch's) must have come, epoch ns.
+
+    From the send: the buffer window, then maxProcessingTimeSeconds; with the in-flight policy
+    ``queue`` a batch may first wait for the pair's reply in progress, so twice that; plus
+    ``DEADLINE_GRACE_S``.
+    """
+    sent_ns = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)
+    buffer_s = requests["buffer_s"].to_numpy(dtype="float64", na_value=0.0)
+    processing_s = requests["max_processing_s"].to_numpy(dtype="float64", na_value=0.0)
+    waits = 2.0 if rules.merge and rules.inflight_policy == "queue" else 1.0
+    span_s = (buffer_s + waits * processing_s) * rules.time_scale + DEADLINE_GRACE_S
+    deadline: np.ndarray = sent_ns + span_s * 1e9
+    return deadline
+
+
+def _mark_unresolved(
+    requests: pd.DataFrame, stamps: pd.DataFrame, codes: np.ndarray, rules: OutcomeRules
+) -> None:
+    waiting = np.flatnonzero(codes == _LOST)
+    if rules.nothing_pending or waiting.size == 0:
+        return
+    end_ns = rules.observed_until_ns
+    if end_ns is None:  # no word from the run: the last thing recorded
+        end_ns = float(
+            np.nanmax(
+                [
+                    np.nanmax(column.to_numpy(dtype="float64", na_value=np.nan), initial=-np.inf)
+                    for column in (
+                        requests["sent_ns"],
+                        requests["response_ns"],
+                        stamps["processing_ns"],
+                        stamps["last_message_ns"],
+                        stamps["dropped_ns"],
+                    )
+                ]
+            )
+        )
+    deadline_ns = reply_deadline_ns(requests.iloc[waiting], rules.merge)
+    codes[waiting[deadline_ns > end_ns]] = _UNRESOLVED
+
+
+def pair_codes(requests: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """A whole number per (user, persona) of the given rows, equal for equal pairs."""
+    user = codes_of(requests["user_id"])[rows] + 1  # 0: no user
+    persona = codes_of(requests["persona_id"])[rows] + 1
+    out: np.ndarray = user * (int(persona.max(initial=0)) + 1) + persona
+    return out
 
 
 def codes_of(values: pd.Series) -> np.ndarray:

@@ -16,6 +16,20 @@ def _get(summary: dict[str, Any], *path: str) -> Any:
     return node
 
 
+_CENSORED = (
+    "answered, dropped and lost requests from their intended send; a reply that never came"
+    " counts as at least its deadline (merged, unresolved and send_failed left out)"
+)
+_RATE = "over the requests that awaited a reply: answered, dropped and lost"
+# Per objective: which requests its figure counts, for the SLO table.
+VIEWS = {
+    "first_answer_p99_s": _CENSORED,
+    "first_answer_p50_s": _CENSORED,
+    "drop_rate_max": _RATE,
+    "loss_rate_max": _RATE,
+    "enqueue_p99_ms": "every sent request's enqueue round trip, from its actual send",
+    "rejected_rate_max": "over the sent requests",
+}
 # objective -> (where in summary.json, how it compares, unit factor into the target's unit)
 _OBJECTIVES: dict[str, tuple[tuple[str, ...], str, float]] = {
     "first_answer_p99_s": (
@@ -51,6 +65,7 @@ def evaluate_slos(slos: Slos, summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "measured": measured,
                 "pass": measured is not None and measured <= target,
                 "source": ".".join(path),
+                "view": VIEWS[name],
             }
         )
     return rows

@@ -56,6 +56,11 @@ class Outcomes(_Strict):
     dropped: int
     rejected: int
     not_sent: int
+    send_failed: int = Field(description="The send did not complete and no event names it.")
+    unresolved: int = Field(
+        description="No reply yet when the observation ended, before the reply deadline:"
+        " the run was cut short or settling hit its bound. Not in the loss rate."
+    )
     lost: int
 
 
@@ -67,6 +72,17 @@ class EnqueueViews(_Strict):
 class ReplyViews(_Strict):
     answered: Percentiles
     censored: Percentiles = Field(description="Dropped and lost count as their deadline.")
+
+
+class FirstAnswerViews(ReplyViews):
+    per_message: Percentiles = Field(
+        description="Answered and merged requests, each to the answer that covered it."
+    )
+
+
+class FirstAnswerStage(_Strict):
+    from_intended: FirstAnswerViews
+    from_sent: FirstAnswerViews
 
 
 class EnqueueStage(_Strict):
@@ -82,7 +98,7 @@ class ReplyStage(_Strict):
 class Latency(_Strict):
     enqueue: EnqueueStage
     processing: ReplyStage
-    first_answer: ReplyStage
+    first_answer: FirstAnswerStage
     last_message: ReplyStage
 
 
@@ -177,12 +193,13 @@ class SloRow(_Strict):
     # "pass" is a Python keyword: the field keeps its JSON name through the alias.
     passed: bool = Field(alias="pass")
     source: str
+    view: str = Field(description="Which requests the measured figure counts, in words.")
 
 
 class Summary(_Strict):
     """The authoritative record of one run."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     run_id: str | None
     scenario: str
     target: Literal["mock", "url"]
@@ -215,13 +232,13 @@ class Summary(_Strict):
     cost: dict[str, Any] | None = None
 
 
-assert SUMMARY_SCHEMA_VERSION == 1, "update Summary.schema_version with the version"
+assert SUMMARY_SCHEMA_VERSION == 2, "update Summary.schema_version with the version"
 
 
 def json_schema() -> dict[str, Any]:
     schema = Summary.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://dumgum-loadtest.invalid/schemas/summary-v1.json"
+    schema["$id"] = "https://dumgum-loadtest.invalid/schemas/summary-v2.json"
     return schema
 
 

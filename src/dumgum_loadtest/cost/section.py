@@ -13,7 +13,7 @@ import orjson
 import pandas as pd
 
 from dumgum_loadtest.analysis.latency import request_timestamps
-from dumgum_loadtest.analysis.outcomes import classify_stamps
+from dumgum_loadtest.analysis.outcomes import OutcomeRules, classify_stamps
 from dumgum_loadtest.analysis.tables import RunTables, load_run_tables
 from dumgum_loadtest.cost.runs import run_cost
 from dumgum_loadtest.cost.sheet import PriceSheet, load_price_sheet, resolve_price_sheet
@@ -75,8 +75,15 @@ def cost_section_for_run_dir(run_dir: Path, sheet: PriceSheet | None = None) -> 
         sheet = load_price_sheet(run_dir / RUN_PRICE_SHEET)
     ledger = _json(run_dir / RUN_LEDGER)
     tables = load_run_tables(run_dir)
+    if scenario is not None:
+        from dumgum_loadtest.analysis.analyse import outcome_rules
+
+        meta = _json(run_dir / "run-meta.json") or {}
+        rules: OutcomeRules | float = outcome_rules(run_dir, scenario, meta, time_scale)
+    else:
+        rules = time_scale
     outcome = classify_stamps(
-        tables.requests, request_timestamps(tables.requests, tables.events), time_scale
+        tables.requests, request_timestamps(tables.requests, tables.events), rules
     )
     return cost_section(
         tables,

@@ -260,7 +260,6 @@ class Engine:
         echoed = batch[0] if cfg.buffer.merged_tags is MergedTags.FIRST else latest
         request = latest.request
         params = request.params
-        ledger.merged += len(batch) - 1
         summaries = await asyncio.gather(*(p.fetch for p in batch), return_exceptions=True)
         shared_urls = [
             url for s in summaries if isinstance(s, HistorySummary) for url in s.shared_picture_urls
@@ -273,6 +272,8 @@ class Engine:
             else:
                 ledger.suppressed_paused += len(batch)
             return
+        # Merged: answered (or dropped) together with the batch's one reply, never suppressed.
+        ledger.merged += len(batch) - 1
         deadline = loop_now + params.max_processing_time_s * cfg.time_scale
         tags = echoed.request.tags or {}
         model = params.chat_model

@@ -32,6 +32,8 @@ OUTCOME_COLOURS = {
     "dropped": "#d62728",
     "rejected": "#ff7f0e",
     "not_sent": "#8c564b",
+    "send_failed": "#e377c2",
+    "unresolved": "#c7c7c7",
     "lost": "#7f7f7f",
 }
 RC: dict[Any, Any] = {

@@ -12,17 +12,31 @@ from collections.abc import Mapping
 from typing import Any
 
 DASH = "\u2013"  # en dash: a missing figure
-OUTCOME_ORDER = ("answered", "merged", "dropped", "rejected", "not_sent", "lost")
+OUTCOME_ORDER = (
+    "answered",
+    "merged",
+    "dropped",
+    "rejected",
+    "not_sent",
+    "send_failed",
+    "unresolved",
+    "lost",
+)
 # One line each, as the analysis classifies (analysis/outcomes.py).
 OUTCOME_DEFINITIONS = {
     "answered": "a first answer.created carried this request's correlation tag",
-    "merged": "coalesced into a neighbouring enqueue of the same conversation inside the "
-    "buffer window; that enqueue's answer covers it",
+    "merged": "no reply of its own, but its pair's reply covered it: it sat in the same buffer "
+    "batch as the request that reply names (the merge rules of the target), and the reply "
+    "arrived after it was sent",
     "dropped": "DumGum sent conversation.dropped for it",
     "rejected": "the enqueue itself answered 4xx/5xx",
     "not_sent": "never sent: the generator fell too far behind its schedule, or the run ended",
-    "lost": "accepted, but no terminal event arrived by its deadline "
-    "(maxProcessingTimeSeconds x time scale + grace)",
+    "send_failed": "the send did not complete (connection error, timeout, stopped before the "
+    "response) and no event names it; not in the loss rate",
+    "unresolved": "accepted, no reply yet when the observation ended, before its deadline "
+    "(the run stopped early or settling hit its bound); not in the loss rate",
+    "lost": "accepted, and no reply covered it although the observation outlived its deadline "
+    "(or the target confirmed nothing was pending)",
 }
 STAGE_LABELS = {
     "enqueue": "enqueue round trip",

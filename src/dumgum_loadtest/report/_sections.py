@@ -79,8 +79,8 @@ def breakdown_section(summary: Mapping[str, Any], model_plot: Plot | None) -> Ma
                 ]
             )
     headers = [
-        "feature", "value", "requests", "answered", "merged", "dropped", "rejected", "not sent",
-        "lost", "drop rate (95 % CI)", "first answer p50", "p99",
+        "feature", "value", "requests", *(name.replace("_", " ") for name in f.OUTCOME_ORDER),
+        "drop rate (95 % CI)", "first answer p50", "p99",
     ]  # fmt: skip
     parts: list[Any] = [
         paragraph(

@@ -116,6 +116,7 @@ def _slo_section(summary: Mapping[str, Any]) -> Markup:
                 f.slo_value(name, row.get("target")),
                 f.slo_value(name, row.get("measured")),
                 badge(bool(row.get("pass"))),
+                row.get("view") or f.DASH,
                 tag("code", row.get("source") or f.DASH),
             ]
         )
@@ -135,7 +136,9 @@ def _slo_section(summary: Mapping[str, Any]) -> Markup:
         "slo",
         TITLES["slo"],
         table(
-            ["objective", "target", "measured", "result", "summary.json field"], rows, numeric_to=3
+            ["objective", "target", "measured", "result", "counts", "summary.json field"],
+            rows,
+            numeric_to=3,
         ),
         note,
     )
@@ -228,7 +231,7 @@ def _latency_rows(
         if not isinstance(views, Mapping):
             continue
         starts.add(len(rows))
-        for view in ("answered", "censored", "all_sent"):
+        for view in ("answered", "censored", "per_message", "all_sent"):
             stats = views.get(view)
             if not isinstance(stats, Mapping):
                 continue
@@ -255,7 +258,9 @@ def _latency_section(summary: Mapping[str, Any], plots: Mapping[str, Plot]) -> M
         TITLES["latency"],
         paragraph(
             "Exact percentiles from raw timestamps. Answered: replies that came. Censored: "
-            "dropped and lost requests count as at least their deadline. "
+            "dropped and lost requests count as at least their deadline. Per message: "
+            "answered and merged requests, each from its own send to the answer that covered "
+            "it, so the messages a reply answered together count with their own wait. "
             + f.time_scale_note(summary),
             "muted",
         ),

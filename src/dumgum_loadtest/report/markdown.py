@@ -48,11 +48,12 @@ def _slo_table(summary: Mapping[str, Any]) -> str:
                     f.slo_value(name, row.get("target")),
                     f.slo_value(name, row.get("measured")),
                     "✅ pass" if row.get("pass") else "❌ fail",
+                    md(row.get("view") or f.DASH),
                 ]
             )
     if not rows:
         return "The scenario sets no service-level objectives: nothing is judged."
-    return md_table(["objective", "target", "measured", "result"], rows)
+    return md_table(["objective", "target", "measured", "result", "counts"], rows)
 
 
 def _outcome_table(summary: Mapping[str, Any]) -> str:
@@ -70,6 +71,7 @@ def _latency_table(summary: Mapping[str, Any]) -> str:
         if not isinstance(views, Mapping):
             continue
         second = "censored" if "censored" in views else "all_sent"
+        per_message = views.get("per_message") if isinstance(views, Mapping) else None
         rows.append(
             [
                 label,
@@ -78,10 +80,12 @@ def _latency_table(summary: Mapping[str, Any]) -> str:
                 f.seconds(f.dig(views, second, "p50")),
                 f.seconds(f.dig(views, second, "p99")),
                 f.count(f.dig(views, second, "count")),
+                f.seconds(f.dig(per_message, "p50")),
+                f.seconds(f.dig(per_message, "p99")),
             ]
         )
-    headers = ["stage (from intended send)", "answered p50", "answered p99",
-               "censored p50", "censored p99", "n"]  # fmt: skip
+    headers = ["stage (from intended send)", "answered p50", "answered p99", "censored p50",
+               "censored p99", "n", "per message p50", "per message p99"]  # fmt: skip
     return md_table(headers, rows)
 
 

@@ -57,7 +57,7 @@ def _random_run(
     """Requests, stamps and outcomes shaped as the analysis produces them."""
     rng = np.random.default_rng(seed)
     intended_ns = T0_NS + rng.integers(0, 40 * S, size)
-    outcome = rng.choice(OUTCOMES, size, p=[0.6, 0.05, 0.1, 0.1, 0.05, 0.1])
+    outcome = rng.choice(OUTCOMES, size, p=[0.6, 0.05, 0.1, 0.1, 0.05, 0.02, 0.02, 0.06])
     sent = outcome != "not_sent"
     sent_ns = np.where(sent, intended_ns + rng.integers(0, S // 10, size), -1).astype("float64")
     sent_ns[~sent] = np.nan

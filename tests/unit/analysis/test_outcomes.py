@@ -103,7 +103,8 @@ def test_transport_errors_are_judged_by_their_events() -> None:
         _request("arrived", 1.0, None, send_state=TRANSPORT_ERROR, user_id="u2"),
     ]
     events = [_event("answer.created", "arrived", 3.0)]
-    assert _classify(requests, events) == ["lost", "answered"]
+    # Never reached the target as far as anyone knows: its own outcome, not a loss.
+    assert _classify(requests, events) == ["send_failed", "answered"]
 
 
 def test_counts_add_up() -> None:

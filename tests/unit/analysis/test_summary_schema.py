@@ -22,4 +22,4 @@ def test_schema_is_versioned_and_requires_the_core_sections() -> None:
     schema = json_schema()
     for key in ("requests", "outcomes", "latency_s", "drop_rate", "slo", "stages", "health"):
         assert key in schema["required"]
-    assert schema["properties"]["schema_version"]["const"] == 1
+    assert schema["properties"]["schema_version"]["const"] == 2
