@@ -81,11 +81,17 @@ def outcome_rules(
     if scenario.target == "mock" and kept.is_file():
         with contextlib.suppress(OSError, yaml.YAMLError):  # else the scenario's copy
             config = yaml.safe_load(kept.read_text()) or {}
+    lag = (read_json(run_dir / "mock-ledger.json").get("gauges") or {}).get("loop_lag_ms")
+    lag_p99_ms = lag.get("p99") if isinstance(lag, dict) else None
     settle = meta.get("settle")
     settle = settle if isinstance(settle, dict) else {}
     observed = meta.get("observed_until_ns")
     return OutcomeRules(
-        merge=MergeRules.from_mock_config(config if isinstance(config, dict) else {}, time_scale),
+        merge=MergeRules.from_mock_config(
+            config if isinstance(config, dict) else {},
+            time_scale,
+            float(lag_p99_ms) if isinstance(lag_p99_ms, int | float) else None,
+        ),
         observed_until_ns=float(observed) if isinstance(observed, int | float) else None,
         nothing_pending=meta.get("status") == "completed" and settle.get("ended_by") != "bound",
     )

@@ -31,8 +31,10 @@ from typing import Any
 
 import numpy as np
 
-# Scheduling and network jitter between the generator's clock and the target's timers.
-TOLERANCE_S = 0.25
+# How late the target may take a batch after its window: response-time jitter between two
+# requests, plus (for the mock) its measured event-loop lag; a real URL's is unknown.
+BASE_TOLERANCE_S = 0.005
+REAL_TOLERANCE_S = 0.25
 _MAX_ROUNDS = 64
 _NS = 1e9
 
@@ -46,16 +48,24 @@ class MergeRules:
     inflight_policy: str = "queue"  # queue | coalesce | ignore
     merged_tags: str = "latest"  # latest | first
     time_scale: float = 1.0
+    tolerance_s: float = REAL_TOLERANCE_S
 
     @classmethod
-    def from_mock_config(cls, config: Mapping[str, Any], time_scale: float) -> MergeRules:
-        """From a mock model (``mock-config.yaml``, a scenario's ``mock``); defaults elsewhere."""
+    def from_mock_config(
+        cls, config: Mapping[str, Any], time_scale: float, loop_lag_p99_ms: float | None = None
+    ) -> MergeRules:
+        """From a mock model (``mock-config.yaml``, a scenario's ``mock``; defaults for what it
+        leaves out) and the p99 of the mock's event-loop lag (None: unknown)."""
         buffer = config.get("buffer") or {}
+        tolerance_s = REAL_TOLERANCE_S
+        if loop_lag_p99_ms is not None:
+            tolerance_s = BASE_TOLERANCE_S + loop_lag_p99_ms / 1000
         return cls(
             merge=bool(buffer.get("merge", True)),
             inflight_policy=str(buffer.get("inflight_policy", "queue")),
             merged_tags=str(buffer.get("merged_tags", "latest")),
             time_scale=time_scale,
+            tolerance_s=tolerance_s,
         )
 
 
@@ -91,7 +101,7 @@ def covering_reply_ns(requests: PairRequests, rules: MergeRules) -> np.ndarray:
     reply_end_ns = np.fmax(requests.reply_end_ns[order].astype("float64"), reply_ns)
     window_ns = requests.window_s[order].astype("float64") * rules.time_scale * _NS
     echo = ~np.isnan(reply_ns)
-    tolerance_ns = TOLERANCE_S * _NS
+    tolerance_ns = rules.tolerance_s * _NS
     same_pair = pair[1:] == pair[:-1]
     # A request carrying a reply closes its batch (latest tags) or opens one (first tags).
     allowed = same_pair & (~echo[:-1] if rules.merged_tags == "latest" else ~echo[1:])
@@ -192,4 +202,10 @@ def _busy_links(
     return links, during
 
 
-__all__ = ["TOLERANCE_S", "MergeRules", "PairRequests", "covering_reply_ns"]
+__all__ = [
+    "BASE_TOLERANCE_S",
+    "REAL_TOLERANCE_S",
+    "MergeRules",
+    "PairRequests",
+    "covering_reply_ns",
+]
