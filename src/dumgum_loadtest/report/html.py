@@ -13,6 +13,7 @@ from typing import Any
 
 from dumgum_loadtest.analysis.analyse import Analysis
 from dumgum_loadtest.report import _format as f
+from dumgum_loadtest.report._capacity import capacity_html
 from dumgum_loadtest.report._html import (
     CSS,
     Markup,
@@ -138,47 +139,6 @@ def _slo_section(summary: Mapping[str, Any]) -> Markup:
             ["objective", "target", "measured", "result", "summary.json field"], rows, numeric_to=3
         ),
         note,
-    )
-
-
-def _capacity_section(summary: Mapping[str, Any], plots: Mapping[str, Plot]) -> Markup:
-    capacity = summary.get("capacity")
-    if not isinstance(capacity, Mapping):
-        return section(
-            "capacity",
-            TITLES["capacity"],
-            paragraph(
-                "Not a stepped run: fewer than two load plateaus, no capacity curve.", "muted"
-            ),
-        )
-    rows = [
-        [
-            p.get("stage"),
-            f.rate_rps(p.get("offered_rps")),
-            f.rate_rps(p.get("answers_rps")),
-            f.seconds(p.get("p99_s")),
-            f.percent(p.get("drop_rate")),
-            badge(bool(p.get("meets_slos")), "meets", "misses"),
-        ]
-        for p in capacity.get("plateaus") or []
-        if isinstance(p, Mapping)
-    ]
-    return section(
-        "capacity",
-        TITLES["capacity"],
-        tag("p", str(capacity.get("sentence") or f.DASH), class_="capacity"),
-        figure(plots.get("capacity"), "No plateau had data to plot."),
-        table(
-            ["plateau", "offered", "answers", "p99 first answer", "drop rate", "SLOs"],
-            rows,
-            caption="Per plateau, ordered by offered rate (warm-up excluded)",
-        ),
-        paragraph(
-            f"Knee (p99 at least twice the lowest plateau's): "
-            f"{f.rate_rps(capacity.get('knee_rps'))}. Maximum sustainable rate under the SLOs: "
-            f"{f.rate_rps(capacity.get('max_sustainable_rps'))}.",
-            "muted",
-        ),
     )
 
 
@@ -336,14 +296,19 @@ def _stages_section(summary: Mapping[str, Any]) -> Markup:
         if isinstance(s, Mapping)
     ]
     headers = [
-        "stage", "requests", "offered", "sent", "answers", "answered or merged",
+        "stage", "requests", "offered", "sent", "answers received", "answered or merged",
         "drop rate (95 % CI)", "loss rate", "first answer p50", "p99",
     ]  # fmt: skip
     return section(
         "stages",
         TITLES["stages"],
         Markup(f'<div class="scroll">{table(headers, rows)}</div>'),
-        paragraph("Warm-up trimmed; latency from the intended send time, answered only.", "muted"),
+        paragraph(
+            "Warm-up trimmed; answers received per second in the stage's steady window (see "
+            "Capacity); the share answered or merged and the latency are of the stage's own "
+            "requests, latency from the intended send time, answered only.",
+            "muted",
+        ),
     )
 
 
@@ -359,7 +324,7 @@ def render_html(
             _banners(summary),
             _header(summary),
             _slo_section(summary),
-            _capacity_section(summary, by_name),
+            capacity_html(summary, by_name.get("capacity"), TITLES["capacity"]),
             _outcomes_section(summary, by_name),
             _latency_section(summary, by_name),
             _over_time_section(by_name),

@@ -115,7 +115,7 @@ STEPS_PAST_100: list[Step] = [("50", 20, 50), ("80", 20, 80), ("150", 20, 150), 
 
 def test_answers_plateau_past_capacity_and_those_stages_are_not_sustainable() -> None:
     stages, section = capacity_of(queued_run(STEPS_PAST_100, capacity_rps=100, latency_s=0.4))
-    for name, stage in stages.items():
+    for stage in stages.values():
         # Answers received per second in the steady window: the offered rate up to 100/s.
         assert stage["answers_rps"] == pytest.approx(min(stage["offered_rps"], 100), rel=0.02)
     assert [p["keeps_up"] for p in section["plateaus"]] == [True, True, False, False]
