@@ -1,9 +1,11 @@
 """What each load stage kept up with, measured on the clock inside its steady window.
 
 A stage's *steady window* runs from its first intended send plus a short *transition* to its
-last intended send. The transition is the time to first answer of the least loaded stage
-(its p99): during it the answers that arrive still belong to the stage before, at that
-stage's rate. It never takes more than ``TRANSITION_MAX_SHARE`` of the stage.
+last intended send. The transition is the stage's own p99 time to first answer: until then
+some answers still belong to the stage before, and the backlog is still settling to what the
+new rate and latency hold (Little's law). It never takes more than ``TRANSITION_MAX_SHARE``
+of the stage: an overloaded stage's p99 grows without bound, and what is left of its window
+still shows the overload.
 
 In the window the stage's figures are counts of receive and send times, not of the
 requests' eventual fates: answers (first ``answer.created``) and drops received, the
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A transition of at most this share of the stage: a run saturated from its first stage has
-# a huge "least loaded" latency, and the window must stay most of the stage.
+# A transition of at most this share of the stage: the window stays most of the stage even
+# when the stage's latency grows without bound.
 TRANSITION_MAX_SHARE = 0.25
 
 
@@ -93,7 +95,9 @@ def steady_counts(
     )
 
 
-def transition_ns(span_ns: np.ndarray, least_loaded_p99_s: float | None) -> np.ndarray:
-    """Per stage, the transition left out at its start (see the module's docstring)."""
-    settle_ns = 0.0 if least_loaded_p99_s is None else max(least_loaded_p99_s, 0.0) * 1e9
-    return np.minimum(settle_ns, TRANSITION_MAX_SHARE * span_ns)
+def transition_ns(span_ns: np.ndarray, settle_s: np.ndarray) -> np.ndarray:
+    """Per stage, the transition left out at its start: its own p99 time to first answer
+    (``settle_s``, NaN or negative: none), at most ``TRANSITION_MAX_SHARE`` of its span."""
+    settle_ns: np.ndarray = np.nan_to_num(np.maximum(settle_s, 0.0), nan=0.0) * 1e9
+    transition: np.ndarray = np.minimum(settle_ns, TRANSITION_MAX_SHARE * span_ns)
+    return transition

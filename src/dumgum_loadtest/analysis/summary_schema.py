@@ -106,8 +106,8 @@ class Stage(_Strict):
     steady_from_s: float | None = Field(
         default=None,
         description="start of the steady window, s since the first intended send: the"
-        " stage's first send plus a transition (the least loaded stage's p99 time to first"
-        " answer, at most a quarter of the stage)",
+        " stage's first send plus a transition (the stage's own p99 time to first answer, at"
+        " most a quarter of the stage)",
     )
     steady_to_s: float | None = Field(
         default=None, description="end of the steady window: the stage's last intended send"

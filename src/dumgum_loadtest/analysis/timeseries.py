@@ -256,10 +256,10 @@ def stage_table(
         for index in shown
     }
     span_ns = np.maximum(last_ns[:stages] - first_ns[:stages], 1.0)
-    offered_rps = counts[:stages].sum(axis=(1, 2)) / (span_ns / 1e9)
-    # The least loaded stage's p99 sets every stage's transition (see analysis.steady).
-    least_loaded = min(shown, key=lambda i: offered_rps[i], default=None)
-    settle_s = None if least_loaded is None else latency[least_loaded]["p99"]
+    # Each stage's own p99 time to first answer is its transition (see analysis.steady).
+    settle_s = np.zeros(stages)
+    for index in shown:
+        settle_s[index] = latency[index]["p99"] or 0.0
     start_ns = first_ns[:stages] + transition_ns(span_ns, settle_s)
     window = _steady_counts(
         stamps, outcomes, group, intended_ns, sent_ns, start_ns, last_ns[:stages]

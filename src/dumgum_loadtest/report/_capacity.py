@@ -25,14 +25,14 @@ PLATEAU_HEADERS = (
 )
 DEFINITIONS = (
     "Answers are first answer.created received per second in each plateau's steady window: "
-    "the plateau's span on the clock less a short transition at its start (the least loaded "
-    "plateau's p99 time to first answer, at most a quarter of the plateau), when answers "
-    "still belong to the plateau before. The backlog is what was sent and awaits an answer "
-    "or a drop. A plateau keeps up unless its answers fall short of the replies it owes by "
-    "more than 3 √owed, or its backlog grows by more than 3 √(backlog at start + at end): "
-    "three standard deviations of Poisson counts. It is sustainable when it keeps up and "
-    "meets the SLOs that apply per plateau (p50 and p99 time to first answer, drop and loss "
-    "rates), whatever its latency. The maximum sustainable rate is the last sustainable "
+    "the plateau's span on the clock less a transition at its start (its own p99 time to "
+    "first answer, at most a quarter of the plateau), while answers still belong to the "
+    "plateau before and the backlog settles. The backlog is what was sent and awaits an "
+    "answer or a drop. A plateau keeps up unless its answers fall short of the replies it "
+    "owes by more than 3 √owed, or its backlog grows by more than 3 √(backlog at start + at "
+    "end): three standard deviations of Poisson counts. It is sustainable when it keeps up "
+    "and meets the SLOs that apply per plateau (p50 and p99 time to first answer, drop and "
+    "loss rates), whatever its latency. The maximum sustainable rate is the last sustainable "
     "plateau counting up from the lowest; the knee is the first plateau that does not keep "
     "up or whose p99 is at least twice the lowest plateau's."
 )

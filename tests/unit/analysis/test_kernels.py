@@ -163,9 +163,6 @@ def _reference_stage_table(
         answered = (outcomes[mask] == "answered") & ~np.isnan(first_answer[mask])
         latency = (first_answer[mask] - intended[mask]) / 1e9
         p99s[name] = _reference_percentiles(latency[answered])["p99"]
-    # The transition: the p99 of the stage offered the lowest rate, at most a quarter stage.
-    least = min(stages, key=lambda n: int((steady & (names == n)).sum()) / (spans[n] / 1e9))
-    settle_ns = (p99s[least] or 0.0) * 1e9
 
     def in_flight(at_ns: float) -> int:
         return int((awaited_all & (sent_ns < at_ns)).sum() - (awaited_all & (finish < at_ns)).sum())
@@ -175,7 +172,8 @@ def _reference_stage_table(
         mask = steady & (names == name)
         times = intended[mask]
         span_s = spans[name] / 1e9
-        start = times.min() + min(settle_ns, 0.25 * spans[name])
+        # The transition: the stage's own p99 time to first answer, at most a quarter stage.
+        start = times.min() + min((p99s[name] or 0.0) * 1e9, 0.25 * spans[name])
         end = times.max()
         window_s = max((end - start) / 1e9, 1e-9)
         answers = int(((first_answer >= start) & (first_answer < end)).sum())
