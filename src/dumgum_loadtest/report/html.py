@@ -231,7 +231,9 @@ def _over_time_section(plots: Mapping[str, Plot]) -> Markup:
         TITLES["over-time"],
         paragraph(
             "One point per second since the first intended send; the warm-up is shaded, the "
-            "dotted line marks the end of the load (after it, in-flight replies settle).",
+            "dotted line marks the end of the load (after it, in-flight replies settle). The "
+            "dark bars are each stage's answers per second over its steady window, the "
+            "capacity table's figure; stages named in red are not sustainable.",
             "muted",
         ),
         figure(plots.get("over-time"), "No per-second data to plot."),
