@@ -26,10 +26,10 @@ from typing import Any
 
 from dumgum_loadtest.scenarios.model import Slos
 
-# The knee: the first plateau whose p99 is this many times the first plateau's.
+# The knee, unless a plateau falls behind first: p99 this many times the lowest plateau's.
 KNEE_LATENCY_FACTOR = 2.0
 # Standard deviations of the Poisson noise a shortfall or a backlog growth must exceed: one-
-# sided, a plateau that keeps up is called short about once in 700 (normal approximation).
+# sided, a plateau that keeps up is called short about once in 740 (normal approximation).
 NOISE_Z = 3.0
 # The SLOs a plateau can be judged by, from its own latency and drop and loss rates.
 PLATEAU_SLOS = ("first_answer_p99_s", "first_answer_p50_s", "drop_rate_max", "loss_rate_max")
