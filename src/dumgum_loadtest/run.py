@@ -22,6 +22,7 @@ import httpx
 import yaml
 
 from dumgum_loadtest.analysis.analyse import analyse
+from dumgum_loadtest.analysis.capacity import capacity_lines
 from dumgum_loadtest.analysis.load import load_raw
 from dumgum_loadtest.analysis.outcomes import classify
 from dumgum_loadtest.errors import ConfigError
@@ -510,6 +511,8 @@ class _Session:
         for row in summary["slo"]:
             verdict = "pass" if row["pass"] else "FAIL"
             self.echo(f"SLO {row['objective']}: {row['measured']} vs {row['target']} {verdict}")
+        for line in capacity_lines(summary.get("capacity")):
+            self.echo(line)
         cost = summary.get("cost") or {}
         projected = (cost.get("projected") or {}).get("total_eur")
         if projected is not None:

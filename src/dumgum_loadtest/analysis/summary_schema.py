@@ -111,11 +111,46 @@ class Little(_Strict):
 
 
 class Stage(_Strict):
+    """One load stage, warm-up left out. The steady-window fields were added within version 1
+    (defaults: summaries written before them still validate); ``answers_rps`` then changed
+    from the stage's requests answered eventually to answers received per second."""
+
     stage: str
     requests: int
     offered_rps: float
     sent_rps: float
-    answers_rps: float
+    steady_from_s: float | None = Field(
+        default=None,
+        description="start of the steady window, s since the first intended send: the"
+        " stage's first send plus a transition (the stage's own p99 time to first answer, at"
+        " most a quarter of the stage)",
+    )
+    steady_to_s: float | None = Field(
+        default=None, description="end of the steady window: the stage's last intended send"
+    )
+    owed: int | None = Field(
+        default=None,
+        description="requests of the stage scheduled in the steady window that are owed a reply"
+        " of their own (answered, dropped or lost; not merged, rejected or unsent)",
+    )
+    answers: int | None = Field(
+        default=None, description="first answer.created received in the steady window"
+    )
+    drops: int | None = Field(
+        default=None, description="conversation.dropped received in the steady window"
+    )
+    answers_rps: float = Field(
+        description="answers (first answer.created) received per second in the steady window"
+    )
+    drops_rps: float | None = Field(
+        default=None, description="conversation.dropped received per second in the window"
+    )
+    backlog_start: int | None = Field(
+        default=None,
+        description="requests sent and awaiting a reply (no answer or drop yet), any stage,"
+        " at the steady window's start",
+    )
+    backlog_end: int | None = Field(default=None, description="the same at the window's end")
     covered_share: float
     drop_rate: Rate
     loss_rate: Rate
@@ -125,16 +160,38 @@ class Stage(_Strict):
 class Plateau(_Strict):
     stage: str
     offered_rps: float
-    answers_rps: float
+    owed_rps: float | None = Field(default=None, description="replies owed per second")
+    answers_rps: float = Field(description="answers received per second, steady window")
+    drops_rps: float | None = None
+    backlog_growth: int | None = Field(
+        default=None, description="backlog at the steady window's end minus at its start"
+    )
     p99_s: float | None
     drop_rate: float | None
-    meets_slos: bool
+    keeps_up: bool | None = Field(
+        default=None,
+        description="answers within 3 sqrt(owed) of the replies owed and backlog growth"
+        " within 3 sqrt(backlog at start + at end): Poisson noise, one-sided",
+    )
+    meets_slos: bool = Field(description="meets the SLOs that apply per plateau (none: true)")
+    sustainable: bool | None = Field(default=None, description="keeps up and meets the SLOs")
+    reasons: list[str] = Field(default_factory=list, description="why not sustainable")
 
 
 class Capacity(_Strict):
     plateaus: list[Plateau]
-    knee_rps: float | None
-    max_sustainable_rps: float | None
+    knee_rps: float | None = Field(
+        description="the first plateau, from the lowest offered rate up, that does not keep up"
+        " or whose p99 time to first answer is twice the lowest plateau's"
+    )
+    max_sustainable_rps: float | None = Field(
+        description="the highest offered rate of the plateaus, from the lowest up, before the"
+        " first that is not sustainable"
+    )
+    judged_by: str | None = Field(
+        default=None,
+        description="'under the SLOs', 'no SLOs set' or 'none of the SLOs applies per plateau'",
+    )
     sentence: str
 
 

@@ -18,6 +18,7 @@ from dumgum_loadtest.analysis.latency import (
 )
 from dumgum_loadtest.analysis.outcomes import OUTCOMES, outcome_codes
 from dumgum_loadtest.analysis.stats import percentiles_in_place_s, wilson_interval
+from dumgum_loadtest.analysis.steady import SteadyCounts, steady_counts, transition_ns
 
 BUCKET_NS = 1_000_000_000
 WARMUP_STAGE = "warmup"  # the generator's name for requests inside the warm-up
@@ -201,11 +202,14 @@ def first_and_last(
 def stage_table(
     requests: pd.DataFrame, stamps: pd.DataFrame, outcome: pd.Series, warmup_end_ns: int
 ) -> list[dict[str, Any]]:
-    """Per load stage (warm-up trimmed): offered and achieved rates, drops, latency.
+    """Per load stage (warm-up trimmed): offered rate, answer throughput, backlog, latency.
 
     Stages in the order they first appear after the warm-up. The counts come from one
     ``bincount`` over (stage, outcome, sent) cells, the time spans from ``ufunc.at``, the
-    latency from one grouping of the answered requests by stage.
+    latency from one grouping of the answered requests by stage. Answers, drops and the
+    backlog are counted on the clock in each stage's steady window (``analysis.steady``):
+    ``answers_rps`` is answers received per second there, not the stage's requests answered
+    some time later.
     """
     codes, names = stage_codes(requests["stage"])
     if (codes < 0).any():
@@ -220,11 +224,12 @@ def stage_table(
         steady &= group != names.index(WARMUP_STAGE)
     group[~steady] = stages  # one more group, for the rows the table leaves out
     outcomes = outcome_codes(outcome)
+    sent_ns = numeric_values(requests["sent_ns"])
     # Each request's (stage, outcome, sent or not) cell, numbered so one bincount counts all.
     cell = np.multiply(group, len(OUTCOMES), dtype=np.intp)
     cell += outcomes
     cell *= 2
-    cell += ~np.isnan(numeric_values(requests["sent_ns"]))
+    cell += ~np.isnan(sent_ns)
     cells = np.bincount(cell, minlength=(stages + 1) * len(OUTCOMES) * 2)
     counts = cells.reshape(stages + 1, len(OUTCOMES), 2)  # stage, outcome, sent or not
     answered = steady & (outcomes == OUTCOMES.index("answered"))
@@ -236,16 +241,35 @@ def stage_table(
     first_row = np.full(stages + 1, len(requests))
     np.minimum.at(first_row, group[changes], changes)
     first_ns, last_ns = first_and_last(group, intended_ns, stages + 1)
-    latency_s = seconds_between(stamps["first_answer_ns"].to_numpy(dtype="float64"), intended_ns)
+    first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")
+    latency_s = seconds_between(first_answer_ns, intended_ns)
     answered &= ~np.isnan(latency_s)
     order, bounds = group_order(group[answered], stages + 1)
     latency_s = latency_s[answered][order]
+    shown = [
+        index
+        for index in sorted(range(stages), key=lambda i: first_row[i])
+        if counts[index].sum() > 0
+    ]
+    latency = {
+        index: percentiles_in_place_s(latency_s[bounds[index] : bounds[index + 1]])
+        for index in shown
+    }
+    span_ns = np.maximum(last_ns[:stages] - first_ns[:stages], 1.0)
+    # Each stage's own p99 time to first answer is its transition (see analysis.steady).
+    settle_s = np.zeros(stages)
+    for index in shown:
+        settle_s[index] = latency[index]["p99"] or 0.0
+    start_ns = first_ns[:stages] + transition_ns(span_ns, settle_s)
+    window = _steady_counts(
+        stamps, outcomes, group, intended_ns, sent_ns, start_ns, last_ns[:stages]
+    )
+    origin_ns = float(np.nanmin(intended_ns)) if len(intended_ns) else 0.0
     table = []
-    for index in sorted(range(stages), key=lambda i: first_row[i]):
+    for index in shown:
         requests_n = int(counts[index].sum())
-        if requests_n == 0:
-            continue
-        span_s = max((last_ns[index] - first_ns[index]) / 1e9, 1e-9)
+        span_s = span_ns[index] / 1e9
+        window_s = max((window.end_ns[index] - window.start_ns[index]) / 1e9, 1e-9)
         count = dict(zip(OUTCOMES, (int(n) for n in counts[index].sum(axis=1)), strict=True))
         awaited = count["answered"] + count["dropped"] + count["lost"]
         table.append(
@@ -254,16 +278,50 @@ def stage_table(
                 "requests": requests_n,
                 "offered_rps": round(requests_n / span_s, 3),
                 "sent_rps": round(int(counts[index, :, 1].sum()) / span_s, 3),
-                "answers_rps": round(count["answered"] / span_s, 3),
+                "steady_from_s": round((window.start_ns[index] - origin_ns) / 1e9, 3),
+                "steady_to_s": round((window.end_ns[index] - origin_ns) / 1e9, 3),
+                "owed": int(window.owed[index]),
+                "answers": int(window.answers[index]),
+                "drops": int(window.drops[index]),
+                "answers_rps": round(int(window.answers[index]) / window_s, 3),
+                "drops_rps": round(int(window.drops[index]) / window_s, 3),
+                "backlog_start": int(window.backlog_start[index]),
+                "backlog_end": int(window.backlog_end[index]),
                 # Answered directly or inside a merged burst, of what the target accepted.
                 "covered_share": round(
                     (count["answered"] + count["merged"]) / max(awaited + count["merged"], 1), 6
                 ),
                 "drop_rate": wilson_interval(count["dropped"], awaited),
                 "loss_rate": wilson_interval(count["lost"], awaited),
-                "first_answer_s": percentiles_in_place_s(
-                    latency_s[bounds[index] : bounds[index + 1]]
-                ),
+                "first_answer_s": latency[index],
             }
         )
     return table
+
+
+def _steady_counts(
+    stamps: pd.DataFrame,
+    outcomes: np.ndarray,
+    group: np.ndarray,
+    intended_ns: np.ndarray,
+    sent_ns: np.ndarray,
+    start_ns: np.ndarray,
+    end_ns: np.ndarray,
+) -> SteadyCounts:
+    """``steady_counts`` of the stage table's windows, from the request columns."""
+    answered, unanswered = reply_masks(outcomes)
+    awaited = answered | unanswered
+    first_answer_ns = stamps["first_answer_ns"].to_numpy(dtype="float64")
+    dropped_ns = stamps["dropped_ns"].to_numpy(dtype="float64")
+    # A reply awaited ends with its first answer or its drop, whichever came first.
+    finish_ns = np.fmin(first_answer_ns[awaited], dropped_ns[awaited])
+    return steady_counts(
+        start_ns,
+        end_ns,
+        owed_group=group[awaited],
+        owed_intended_ns=intended_ns[awaited],
+        first_answer_ns=first_answer_ns,
+        dropped_ns=dropped_ns,
+        awaited_sent_ns=sent_ns[awaited],
+        awaited_finish_ns=finish_ns,
+    )

@@ -73,9 +73,14 @@ def capacity_curve(summary: Mapping[str, Any]) -> bytes | None:
     if not plateaus:
         return None
     offered = np.array([number(p.get("offered_rps")) or np.nan for p in plateaus])
-    ok = np.array([bool(p.get("meets_slos")) for p in plateaus])
+    # Summaries from before ``sustainable`` judged a plateau by ``meets_slos`` alone.
+    ok = np.array([bool(p.get("sustainable", p.get("meets_slos"))) for p in plateaus])
     panels: list[tuple[str, str, np.ndarray]] = [
-        ("answers per second", "Answers vs offered rate", _column(plateaus, "answers_rps")),
+        (
+            "answers received per second",
+            "Answers vs offered rate (steady window)",
+            _column(plateaus, "answers_rps"),
+        ),
         ("p99 time to first answer (s)", "p99 latency vs offered rate", _column(plateaus, "p99_s")),
         ("drop rate", "Drop rate vs offered rate", _column(plateaus, "drop_rate")),
     ]
@@ -84,8 +89,8 @@ def capacity_curve(summary: Mapping[str, Any]) -> bytes | None:
     best = number(dig(summary, "capacity", "max_sustainable_rps"))
     for ax, (ylabel, title, values) in zip(axes, panels, strict=True):
         ax.plot(offered, values, color="#555555", linewidth=1, zorder=1)
-        ax.scatter(offered[ok], values[ok], color="#2ca02c", zorder=2, label="meets the SLOs")
-        ax.scatter(offered[~ok], values[~ok], color="#d62728", zorder=2, label="misses them")
+        ax.scatter(offered[ok], values[ok], color="#2ca02c", zorder=2, label="sustainable")
+        ax.scatter(offered[~ok], values[~ok], color="#d62728", zorder=2, label="not sustainable")
         if knee is not None:
             ax.axvline(knee, color="#ff7f0e", linestyle="--", label=f"knee {knee:,.1f} req/s")
         if best is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from dumgum_loadtest.analysis.analyse import Analysis
 from dumgum_loadtest.report import _format as f
+from dumgum_loadtest.report._capacity import capacity_html
 from dumgum_loadtest.report._html import (
     CSS,
     Markup,
@@ -144,47 +145,6 @@ def _slo_section(summary: Mapping[str, Any]) -> Markup:
     )
 
 
-def _capacity_section(summary: Mapping[str, Any], plots: Mapping[str, Plot]) -> Markup:
-    capacity = summary.get("capacity")
-    if not isinstance(capacity, Mapping):
-        return section(
-            "capacity",
-            TITLES["capacity"],
-            paragraph(
-                "Not a stepped run: fewer than two load plateaus, no capacity curve.", "muted"
-            ),
-        )
-    rows = [
-        [
-            p.get("stage"),
-            f.rate_rps(p.get("offered_rps")),
-            f.rate_rps(p.get("answers_rps")),
-            f.seconds(p.get("p99_s")),
-            f.percent(p.get("drop_rate")),
-            badge(bool(p.get("meets_slos")), "meets", "misses"),
-        ]
-        for p in capacity.get("plateaus") or []
-        if isinstance(p, Mapping)
-    ]
-    return section(
-        "capacity",
-        TITLES["capacity"],
-        tag("p", str(capacity.get("sentence") or f.DASH), class_="capacity"),
-        figure(plots.get("capacity"), "No plateau had data to plot."),
-        table(
-            ["plateau", "offered", "answers", "p99 first answer", "drop rate", "SLOs"],
-            rows,
-            caption="Per plateau, ordered by offered rate (warm-up excluded)",
-        ),
-        paragraph(
-            f"Knee (p99 at least twice the lowest plateau's): "
-            f"{f.rate_rps(capacity.get('knee_rps'))}. Maximum sustainable rate under the SLOs: "
-            f"{f.rate_rps(capacity.get('max_sustainable_rps'))}.",
-            "muted",
-        ),
-    )
-
-
 def _outcomes_section(summary: Mapping[str, Any], plots: Mapping[str, Plot]) -> Markup:
     rows, scheduled = f.outcome_rows(summary)
     total = sum(n for _, n, _ in rows)
@@ -276,7 +236,9 @@ def _over_time_section(plots: Mapping[str, Plot]) -> Markup:
         TITLES["over-time"],
         paragraph(
             "One point per second since the first intended send; the warm-up is shaded, the "
-            "dotted line marks the end of the load (after it, in-flight replies settle).",
+            "dotted line marks the end of the load (after it, in-flight replies settle). The "
+            "dark bars are each stage's answers per second over its steady window, the "
+            "capacity table's figure; stages named in red are not sustainable.",
             "muted",
         ),
         figure(plots.get("over-time"), "No per-second data to plot."),
@@ -341,14 +303,19 @@ def _stages_section(summary: Mapping[str, Any]) -> Markup:
         if isinstance(s, Mapping)
     ]
     headers = [
-        "stage", "requests", "offered", "sent", "answers", "answered or merged",
+        "stage", "requests", "offered", "sent", "answers received", "answered or merged",
         "drop rate (95 % CI)", "loss rate", "first answer p50", "p99",
     ]  # fmt: skip
     return section(
         "stages",
         TITLES["stages"],
         Markup(f'<div class="scroll">{table(headers, rows)}</div>'),
-        paragraph("Warm-up trimmed; latency from the intended send time, answered only.", "muted"),
+        paragraph(
+            "Warm-up trimmed; answers received per second in the stage's steady window (see "
+            "Capacity); the share answered or merged and the latency are of the stage's own "
+            "requests, latency from the intended send time, answered only.",
+            "muted",
+        ),
     )
 
 
@@ -364,7 +331,7 @@ def render_html(
             _banners(summary),
             _header(summary),
             _slo_section(summary),
-            _capacity_section(summary, by_name),
+            capacity_html(summary, by_name.get("capacity"), TITLES["capacity"]),
             _outcomes_section(summary, by_name),
             _latency_section(summary, by_name),
             _over_time_section(by_name),

@@ -11,6 +11,12 @@ from typing import Any
 
 from dumgum_loadtest.analysis.analyse import Analysis
 from dumgum_loadtest.report import _format as f
+from dumgum_loadtest.report._capacity import (
+    PLATEAU_HEADERS,
+    is_sustainable,
+    plateau_cells,
+    plateaus,
+)
 
 _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]<>|#"})
 
@@ -92,17 +98,13 @@ def _latency_table(summary: Mapping[str, Any]) -> str:
 def _capacity_table(capacity: Mapping[str, Any]) -> str:
     rows = [
         [
-            md(p.get("stage")),
-            f.rate_rps(p.get("offered_rps")),
-            f.rate_rps(p.get("answers_rps")),
-            f.seconds(p.get("p99_s")),
-            f.percent(p.get("drop_rate")),
-            "✅" if p.get("meets_slos") else "❌",
+            *(md(text) for text in plateau_cells(p)),
+            "✅" if is_sustainable(p) else "❌",
+            md("; ".join(p.get("reasons") or []) or f.DASH),
         ]
-        for p in capacity.get("plateaus") or []
-        if isinstance(p, Mapping)
+        for p in plateaus(capacity)
     ]
-    return md_table(["plateau", "offered", "answers", "p99 first answer", "drops", "SLOs"], rows)
+    return md_table(list(PLATEAU_HEADERS), rows)
 
 
 def render_markdown(analysis: Analysis, figures: Mapping[str, str] | None = None) -> str:

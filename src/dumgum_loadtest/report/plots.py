@@ -195,6 +195,34 @@ def _mark_run(ax: Axes, summary: Mapping[str, Any], stages: list[tuple[float, st
         ax.axvline(start_s, color="#999999", linestyle="--", linewidth=0.6)
 
 
+def _mark_steady_answers(ax: Axes, summary: Mapping[str, Any]) -> None:
+    """Each stage's answers per second over its steady window: the figure the capacity
+    section judges, drawn on the per-second curve it summarises."""
+    rows = [
+        (number(s.get("steady_from_s")), number(s.get("steady_to_s")), number(s.get("answers_rps")))
+        for s in summary.get("stages") or []
+        if isinstance(s, Mapping)
+    ]
+    spans = [(start, end, rate) for start, end, rate in rows if None not in (start, end, rate)]
+    if spans:
+        starts, ends, levels = zip(*spans, strict=True)
+        ax.hlines(
+            levels, starts, ends, colors="#0b4f1c", linewidth=2.4, zorder=3,
+            label="answers/s over each stage's steady window",
+        )  # fmt: skip
+
+
+def _not_sustainable(summary: Mapping[str, Any]) -> set[str]:
+    capacity = summary.get("capacity")
+    if not isinstance(capacity, Mapping):
+        return set()
+    return {
+        str(p.get("stage"))
+        for p in capacity.get("plateaus") or []
+        if isinstance(p, Mapping) and p.get("sustainable") is False
+    }
+
+
 def over_time(analysis: Analysis) -> bytes | None:
     """Rates, latency percentiles and conversations in flight, one point per second."""
     frame = analysis.seconds
@@ -218,14 +246,19 @@ def over_time(analysis: Analysis) -> bytes | None:
             values = frame[column].to_numpy(dtype="float64")
             rates.stairs(values, edges, label=label, color=colour, linewidth=width)
     _mark_run(rates, summary, stages)
+    _mark_steady_answers(rates, summary)
     rates.set_ylabel("requests per second")
     rates.set_title("Throughput: offered vs sent vs answers, per second")
     if stages:
         top = rates.secondary_xaxis("top")
         top.set_xticks([start for start, _ in stages], [name for _, name in stages])
         top.tick_params(labelsize=7, labelrotation=30, colors="#555555")
+        behind = _not_sustainable(summary)
         for text in top.get_xticklabels():
             text.set_horizontalalignment("left")
+            if text.get_text() in behind:  # the capacity table's verdict, on the clock
+                text.set_color("#d62728")
+                text.set_fontweight("bold")
     rates.legend(**outside)
     for column, label, colour in (
         ("latency_p50_s", "p50", "#1f77b4"),

@@ -147,15 +147,37 @@ def _reference_stage_table(
 ) -> list[dict[str, Any]]:
     names = requests["stage"].astype(object).fillna("run").to_numpy(dtype=object)
     intended = requests["intended_ns"].to_numpy(dtype="float64")
+    sent_ns = requests["sent_ns"].to_numpy(dtype="float64")
     sent = requests["sent_ns"].notna().to_numpy()
     first_answer = stamps["first_answer_ns"].to_numpy()
+    dropped = stamps["dropped_ns"].to_numpy()
     outcomes = outcome.astype(object).to_numpy()
+    awaited_all = np.isin(outcomes, ["answered", "dropped", "lost"])
+    finish = np.fmin(first_answer, dropped)
     steady = (intended >= warmup_end_ns) & (names != "warmup")
+    stages = list(pd.unique(names[steady]))
+    spans, p99s = {}, {}
+    for name in stages:
+        mask = steady & (names == name)
+        spans[name] = max(intended[mask].max() - intended[mask].min(), 1.0)
+        answered = (outcomes[mask] == "answered") & ~np.isnan(first_answer[mask])
+        latency = (first_answer[mask] - intended[mask]) / 1e9
+        p99s[name] = _reference_percentiles(latency[answered])["p99"]
+
+    def in_flight(at_ns: float) -> int:
+        return int((awaited_all & (sent_ns < at_ns)).sum() - (awaited_all & (finish < at_ns)).sum())
+
     rows = []
-    for name in pd.unique(names[steady]):
+    for name in stages:
         mask = steady & (names == name)
         times = intended[mask]
-        span_s = max((times.max() - times.min()) / 1e9, 1e-9)
+        span_s = spans[name] / 1e9
+        # The transition: the stage's own p99 time to first answer, at most a quarter stage.
+        start = times.min() + min((p99s[name] or 0.0) * 1e9, 0.25 * spans[name])
+        end = times.max()
+        window_s = max((end - start) / 1e9, 1e-9)
+        answers = int(((first_answer >= start) & (first_answer < end)).sum())
+        drops = int(((dropped >= start) & (dropped < end)).sum())
         part = outcomes[mask]
         answered = part == "answered"
         awaited = int(np.isin(part, ["answered", "dropped", "lost"]).sum())
@@ -166,7 +188,15 @@ def _reference_stage_table(
                 "requests": int(mask.sum()),
                 "offered_rps": round(times.size / span_s, 3),
                 "sent_rps": round(int(sent[mask].sum()) / span_s, 3),
-                "answers_rps": round(int(answered.sum()) / span_s, 3),
+                "steady_from_s": round((start - intended.min()) / 1e9, 3),
+                "steady_to_s": round((end - intended.min()) / 1e9, 3),
+                "owed": int((awaited_all & mask & (intended >= start)).sum()),
+                "answers": answers,
+                "drops": drops,
+                "answers_rps": round(answers / window_s, 3),
+                "drops_rps": round(drops / window_s, 3),
+                "backlog_start": in_flight(start),
+                "backlog_end": in_flight(end),
                 "covered_share": round(
                     (int(answered.sum()) + merged) / max(awaited + merged, 1), 6
                 ),

@@ -33,6 +33,7 @@ class Plan:
     lost_every: int = 0  # every n-th request never hears back
     reject_every: int = 0  # every n-th request answers 422
     answers: bool = True  # False: no event at all (zero answers)
+    capacity_rps: float | None = None  # answers at most this many a second, first come first
     status: str = "completed"
     cpu_pct: float | None = None
     notes: Sequence[str] = ()
@@ -83,6 +84,7 @@ def build_run(run_dir: Path, plan: Plan) -> Path:
     (run_dir / "run-meta.json").write_text(json.dumps(meta))
     requests, events, calls = [], [], []
     start_s, number = 0.0, 0
+    next_free_ns = 0  # with a capacity: when the next answer can come at the earliest
     for stage_index, (stage, duration_s, rate_rps) in enumerate(plan.stages):
         for k in range(int(duration_s * rate_rps)):
             number += 1
@@ -112,6 +114,9 @@ def build_run(run_dir: Path, plan: Plan) -> Path:
                 continue
             events.append(_event("answer.processing", request_id, run_id, intended_ns + S // 10))
             done_ns = intended_ns + int(_latency_s(stage_index) * S)
+            if plan.capacity_rps:
+                done_ns = max(done_ns, next_free_ns)
+                next_free_ns = done_ns + int(S / plan.capacity_rps)
             if plan.drop_every and number % plan.drop_every == 0:
                 events.append(_event("conversation.dropped", request_id, run_id, done_ns))
             else:

@@ -3,6 +3,7 @@ stepped run gets its capacity curve, and no figure is left open."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,6 +84,26 @@ def test_a_stepped_run_gets_its_capacity_curve(make_run: Callable[..., Path]) ->
     markdown = render_markdown(analysis)
     assert "## Capacity" in markdown and capacity["sentence"] in markdown
     assert "| 160 rps |" in markdown
+
+
+def test_the_capacity_section_names_the_plateau_that_fell_behind_and_why(
+    make_run: Callable[..., Path],
+) -> None:
+    # Answers capped at 8.5/s: the 16/s plateau falls behind, the 8/s one keeps up.
+    run_dir = make_run(stages=CAPACITY_STAGES, capacity_rps=8.5)
+    analysis = analyse(run_dir)
+    capacity = analysis.summary["capacity"]
+    plateaus = {p["stage"]: p for p in capacity["plateaus"]}
+    assert plateaus["80 rps"]["sustainable"] and not plateaus["160 rps"]["keeps_up"]
+    assert plateaus["160 rps"]["answers_rps"] == pytest.approx(8.5, rel=0.1)
+    assert capacity["max_sustainable_rps"] == plateaus["80 rps"]["offered_rps"]
+    assert "under the SLOs" in capacity["sentence"]  # smoke.yaml's SLOs judge the plateaus
+    page = render_html(analysis, run_dir)
+    section = page[page.index('id="capacity"') : page.index('id="outcomes"')]
+    for reason in plateaus["160 rps"]["reasons"]:
+        assert html.escape(reason) in section
+    markdown = render_markdown(analysis)
+    assert all(reason in markdown for reason in plateaus["160 rps"]["reasons"])
 
 
 def test_every_figure_is_closed(make_run: Callable[..., Path]) -> None:
