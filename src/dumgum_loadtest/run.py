@@ -219,14 +219,14 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     keep_price_sheet(scenario, options.scenario_path, run_dir)
     session = _Session(scenario, options, run_id, run_dir, token, policy, workers, echo)
     try:
-        with _StopSignals() as signals:
+        with StopSignals() as signals:
             return session.execute(time_scale, signals)
     finally:
         # Whatever happened, end what we started; the raw shards stay where they are.
         session.stop_all()
 
 
-class _StopSignals:
+class StopSignals:
     """SIGINT and SIGTERM (what CI sends on a timeout) while a run goes, both alike: the
     first stops the load (the run still settles briefly and writes its summary), one more
     cuts settling short. After two, the previous handlers are back: a third ends the process
@@ -238,7 +238,7 @@ class _StopSignals:
         self.received: list[str] = []  # signal names, in arrival order
         self._previous: dict[signal.Signals, Any] = {}
 
-    def __enter__(self) -> _StopSignals:
+    def __enter__(self) -> StopSignals:
         # Python delivers signals to the main thread only: elsewhere, leave them alone.
         if threading.current_thread() is threading.main_thread():
             for signum in self.HANDLED:
@@ -405,7 +405,7 @@ class _Session:
 
     # -- the run --------------------------------------------------------------------------
 
-    def execute(self, time_scale: float, signals: _StopSignals) -> RunResult:
+    def execute(self, time_scale: float, signals: StopSignals) -> RunResult:
         from dumgum_loadtest.loadtest.command import locust_command
 
         scenario = self.scenario
@@ -517,7 +517,7 @@ class _Session:
             self.notes.append(f"customer endpoints at {public} did not answer: {exc}")
         self.echo(f"  check: GET {public}/health -> {status if status else 'no answer'}")
 
-    def _watch(self, locust: ManagedProcess, started: float, signals: _StopSignals) -> None:
+    def _watch(self, locust: ManagedProcess, started: float, signals: StopSignals) -> None:
         """Until Locust ends: progress, timeline, spend cap, signals, the other children."""
         timeline = sorted(self.scenario.timeline, key=lambda step: step.at_s)
         tail = EventTail(self.run_dir)
@@ -603,7 +603,7 @@ class _Session:
         self.echo(f"spend cap reached ({tail.cost_eur} >= {cap} EUR): stopping the load")
         return True
 
-    def _settle(self, time_scale: float, signals: _StopSignals) -> SettleReport:
+    def _settle(self, time_scale: float, signals: StopSignals) -> SettleReport:
         """Let conversations in flight finish: until the target is idle and nothing was
         recorded for the quiet period, bounded by the longest deadline in the mix."""
         bound_s = longest_deadline_s(self.scenario) * time_scale + SETTLE_GRACE_S
@@ -612,7 +612,7 @@ class _Session:
         quiet_s = settle_quiet_period_s(self.options, time_scale)
         recorded = RecordedBytes(self.run_dir)
         # The signal that stopped the load is spent; any further one stops settling.
-        stopped_by_signal = self.interrupted_by in {s.name for s in _StopSignals.HANDLED}
+        stopped_by_signal = self.interrupted_by in {s.name for s in StopSignals.HANDLED}
         signals_spent = 1 if stopped_by_signal else 0
 
         def stop() -> SettleEnd | None:

@@ -6,7 +6,9 @@ ledger that cannot be read, follow-ups still arriving, a bound, a signal, a dead
 
 from __future__ import annotations
 
-from dumgum_loadtest.settle import SettleEnd, settle
+from pathlib import Path
+
+from dumgum_loadtest.settle import SettleEnd, possibly_receiving, settle
 
 
 class FakeClock:
@@ -117,3 +119,30 @@ def test_a_stop_request_ends_settling_at_once() -> None:
         )
         assert ended_by == reason
         assert waited_s < 60
+
+
+def _event_line(recv_ns: int, event: str, user: str) -> str:
+    import json
+
+    data = {"projectId": "p", "userProfileId": user, "personaProfileId": "persona"}
+    if event == "answer.created":
+        data = {"projectId": "p", "answer": {**data, "id": f"a-{recv_ns}", "sequenceNumber": 0}}
+    record = {"recv_ns": recv_ns, "endpoint": "incoming", "status": 204}
+    return json.dumps({**record, "body": {"event": event, "data": data}}) + "\n"
+
+
+def test_possibly_receiving_counts_recent_and_awaited_conversations(tmp_path: Path) -> None:
+    s = 1_000_000_000
+    end_ns = 1_000 * s
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = [
+        _event_line(end_ns - 60 * s, "answer.processing", "done"),  # answered long ago
+        _event_line(end_ns - 59 * s, "answer.created", "done"),
+        _event_line(end_ns - 40 * s, "answer.processing", "waiting"),  # no message after it
+        _event_line(end_ns - 50 * s, "answer.processing", "recent"),
+        _event_line(end_ns - 3 * s, "answer.created", "recent"),  # inside the quiet period
+    ]
+    (raw / "events-1.jsonl").write_text("".join(lines))
+    assert possibly_receiving(tmp_path, end_ns, quiet_period_s=10.0) == 2
+    assert possibly_receiving(tmp_path, end_ns + 60 * s, quiet_period_s=10.0) == 1
