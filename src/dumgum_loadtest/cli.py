@@ -165,13 +165,29 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     default=None,
     help="Real URL only: where DumGum reaches the receiver (printed for the dashboard).",
 )
+@click.option(
+    "--settle-quiet-s",
+    type=float,
+    default=None,
+    help="After the load, keep recording until nothing arrived for this many seconds (and"
+    " the target has nothing in progress), within the settle bound [default: 10 s x the"
+    " time scale; 10 s against a real URL].",
+)
 @clean_errors
 def run(
     scenario: Path,
     spend_cap_eur: str | None,
     **options: Any,
 ) -> None:
-    """Run a scenario: start what it needs, send the load, settle, write the run directory."""
+    """Run a scenario: start what it needs, send the load, settle, write the run directory.
+
+    SIGINT (Ctrl-C) or SIGTERM stops the load; the run still settles briefly and writes its
+    summary and reports. A second signal cuts settling short; a third ends it at once.
+
+    Exit codes: 0: every SLO holds. 1: an SLO failed. 2: a usage or setup error (nothing
+    was measured). 3: interrupted (a signal, the spend cap, a dead receiver, mock or Locust),
+    the figures are incomplete, whatever the SLOs say.
+    """
     from decimal import Decimal, InvalidOperation
 
     from dumgum_loadtest.errors import ConfigError
@@ -267,8 +283,17 @@ def demo(out_dir: Path | None, time_scale: float, timeout_s: float) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @clean_errors
 def report(run_dir: Path) -> None:
-    """Rebuild summary.json, report.html and report.md of RUN_DIR from its raw records."""
-    from dumgum_loadtest.errors import ConfigError
+    """Rebuild summary.json, report.html and report.md of RUN_DIR from its raw records.
+
+    A run whose run-meta.json still says "running" while its process is gone (killed) is
+    marked interrupted. Exit codes as for ``run``: 0, 1, or 3 for an interrupted run.
+    """
+    from dumgum_loadtest.errors import (
+        EXIT_INTERRUPTED,
+        EXIT_SLO_FAILED,
+        EXIT_SLOS_HOLD,
+        ConfigError,
+    )
     from dumgum_loadtest.report import rebuild
 
     if not (run_dir / "scenario.yaml").is_file():
@@ -279,7 +304,9 @@ def report(run_dir: Path) -> None:
     cut = " (the run was cut short)" if summary["interrupted"] else ""
     click.echo(f"{verdict}{cut}: " + ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items()))
     click.echo(f"report: {run_dir / 'report.html'}")
-    raise SystemExit(0 if summary["passed"] else 1)
+    if summary["interrupted"]:
+        raise SystemExit(EXIT_INTERRUPTED)
+    raise SystemExit(EXIT_SLOS_HOLD if summary["passed"] else EXIT_SLO_FAILED)
 
 
 def _register_cost() -> None:

@@ -12,11 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# What ``run`` (and ``report``) exit with; CI tells the cases apart by these alone.
+EXIT_SLOS_HOLD = 0
+EXIT_SLO_FAILED = 1
+EXIT_USAGE = 2  # a usage or setup error: nothing was measured
+EXIT_INTERRUPTED = 3  # the run was cut short: the figures are incomplete, whatever they say
+
 
 class HarnessError(Exception):
     """Base class: the CLI prints the message (no traceback) and exits with ``exit_code``."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(HarnessError):

@@ -2,21 +2,30 @@
 
 For the mock target it starts the mock and the receiver on free loopback ports, then Locust
 headless with N worker processes; shows live progress; applies the scenario's timeline to
-the mock; lets in-flight conversations settle (bounded); stops everything it started; and
-writes the run directory (scenario, environment, Parquet tables, summary.json).
+the mock; lets in-flight conversations settle (bounded, see ``settle.py``); stops everything
+it started; and writes the run directory (scenario, environment, Parquet tables, summary.json).
+
+It watches every child it started, during the load and while settling: a dead receiver or
+mock ends the run as interrupted, naming it. SIGINT and SIGTERM stop the load the same way
+(the run still settles briefly and writes its summary); a second one cuts settling short.
+An interrupted run exits with ``EXIT_INTERRUPTED`` whatever its figures say.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import secrets
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, Literal
 
 import httpx
 import yaml
@@ -25,15 +34,23 @@ from dumgum_loadtest.analysis.analyse import analyse
 from dumgum_loadtest.analysis.capacity import capacity_lines
 from dumgum_loadtest.analysis.load import load_raw
 from dumgum_loadtest.analysis.outcomes import classify
-from dumgum_loadtest.errors import ConfigError
+from dumgum_loadtest.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_SLO_FAILED,
+    EXIT_SLOS_HOLD,
+    ConfigError,
+)
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, read_worker_progress
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.report import write_reports
 from dumgum_loadtest.rundir import (
+    RUN_META,
     create_run_dir,
     environment,
     new_run_id,
+    refuse_occupied_run_dir,
+    run_dir_for,
     write_json,
     write_scenario,
     write_tables,
@@ -48,8 +65,18 @@ from dumgum_loadtest.safety import (
 from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
 from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
 from dumgum_loadtest.serving import free_port
+from dumgum_loadtest.settle import (
+    QUIET_PERIOD_S,
+    RecordedBytes,
+    SettleEnd,
+    SettleReport,
+    possibly_receiving,
+    settle,
+)
 
 SETTLE_GRACE_S = 2.0
+INTERRUPTED_SETTLE_MAX_S = 10.0  # a run cut short settles this long at most
+LEDGER_TIMEOUT_S = 5.0
 Echo = Callable[[str], None]
 
 
@@ -68,6 +95,9 @@ class RunOptions:
     receiver_port: int | None = None
     public_receiver_url: str | None = None
     progress_interval_s: float = 2.0
+    # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
+    # scale, i.e. 10 s against a real URL).
+    settle_quiet_s: float | None = None
 
 
 @dataclass
@@ -165,8 +195,19 @@ def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> 
             return
 
 
+def settle_quiet_period_s(options: RunOptions, time_scale: float) -> float:
+    if options.settle_quiet_s is not None:
+        return options.settle_quiet_s
+    return QUIET_PERIOD_S * time_scale
+
+
 def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     scenario = resolve_scenario(options)
+    if options.settle_quiet_s is not None and options.settle_quiet_s < 0:
+        raise ConfigError(f"--settle-quiet-s: must be >= 0, got {options.settle_quiet_s:g}")
+    run_id = new_run_id(scenario.name)
+    run_dir = run_dir_for(options.out_dir, run_id)
+    refuse_occupied_run_dir(run_dir)  # before anything is started or written
     target = scenario.target
     real = is_real_target(target)
     token = api_token() if real else f"sk-proj-run-{secrets.token_urlsafe(18)}"
@@ -174,16 +215,56 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     check_rate(target, peak_rate_rps(scenario), options.max_rate_rps)
     workers = options.workers or default_workers()
     time_scale = time_scale_of(scenario)
-    run_id = new_run_id(scenario.name)
-    run_dir = create_run_dir(options.out_dir, run_id)
+    create_run_dir(run_dir)
     write_scenario(run_dir, scenario)
     keep_price_sheet(scenario, options.scenario_path, run_dir)
     session = _Session(scenario, options, run_id, run_dir, token, policy, workers, echo)
     try:
-        return session.execute(time_scale)
+        with StopSignals() as signals:
+            return session.execute(time_scale, signals)
     finally:
         # Whatever happened, end what we started; the raw shards stay where they are.
         session.stop_all()
+
+
+class StopSignals:
+    """SIGINT and SIGTERM (what CI sends on a timeout) while a run goes, both alike: the
+    first stops the load (the run still settles briefly and writes its summary), one more
+    cuts settling short. After two, the previous handlers are back: a third ends the process
+    at once (``dumgum-loadtest report`` then rebuilds what it can)."""
+
+    HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: list[str] = []  # signal names, in arrival order
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        # Python delivers signals to the main thread only: elsewhere, leave them alone.
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.HANDLED:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._restore()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signal.Signals(signum).name)
+        if len(self.received) >= 2:
+            self._restore()
+
+    def _restore(self) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+
+def _exit_description(code: int | None) -> str:
+    """``signal 9`` for a child killed by a signal, else ``exit code N``."""
+    if code is not None and code < 0:
+        return f"signal {-code}"
+    return f"exit code {code}"
 
 
 class _Session:
@@ -209,10 +290,19 @@ class _Session:
         self.workers = workers
         self.echo = echo
         self.processes: list[ManagedProcess] = []
+        self.receiver: ManagedProcess | None = None
+        self.mock: ManagedProcess | None = None
         self.mock_url: str | None = None
         self.notes: list[str] = []
         self.servers: dict[str, Any] = {}
         self.generator_cpu_max_pct = 0.0  # the busiest worker at any progress tick
+        self.interrupted_by: str | None = None  # the first reason the run was cut short
+        self.load_started_ns: int | None = None
+        self.load_ended_ns: int | None = None
+        self.observed_until_ns: int | None = None
+        self.receiver_died_ns: int | None = None
+        self.settle_report: SettleReport | None = None
+        self.dead_noted: set[str] = set()  # children whose death is already a note
 
     # -- processes ----------------------------------------------------------------------
 
@@ -242,6 +332,7 @@ class _Session:
                 self.run_dir / "logs" / "receiver.log",
             )
         )
+        self.receiver = receiver
         local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
         wait_healthy(receiver, f"{local}/health")
         return local
@@ -274,13 +365,48 @@ class _Session:
                 env=child_env(DUMGUM_MOCK_TOKENS=self.token),  # never on a command line
             )
         )
+        self.mock = mock
         url = f"http://127.0.0.1:{port}"
         wait_healthy(mock, f"{url}/health")
         return url
 
+    def _dead_server(self) -> ManagedProcess | None:
+        """The receiver or the mock, if one of them is no longer running."""
+        for process in (self.receiver, self.mock):
+            if process is not None and not process.running():
+                return process
+        return None
+
+    def _server_died(self, process: ManagedProcess, during: str) -> None:
+        """Record that the receiver or the mock died: the run is cut short, and says why."""
+        if process.name in self.dead_noted:
+            return
+        self.dead_noted.add(process.name)
+        code = process.wait(0)
+        how = _exit_description(code)
+        if process is self.receiver and self.receiver_died_ns is None:
+            self.receiver_died_ns = time.time_ns()
+        consequence = (
+            "events after that were never recorded, so the requests they answer count as lost"
+            " through the harness's fault, not the target's"
+            if process is self.receiver
+            else "the target itself was gone: nothing after that was answered"
+        )
+        self._interrupt(
+            f"{process.name} died ({how})",
+            f"the {process.name} died during {during} ({how}); {consequence};"
+            f" see logs/{process.log_path.name}",
+        )
+        self.echo(f"{process.name} died ({how}) during {during}: stopping the run")
+
+    def _interrupt(self, reason: str, note: str) -> None:
+        if self.interrupted_by is None:
+            self.interrupted_by = reason
+        self.notes.append(note)
+
     # -- the run --------------------------------------------------------------------------
 
-    def execute(self, time_scale: float) -> RunResult:
+    def execute(self, time_scale: float, signals: StopSignals) -> RunResult:
         from dumgum_loadtest.loadtest.command import locust_command
 
         scenario = self.scenario
@@ -307,6 +433,7 @@ class _Session:
             f" {scenario.run_duration_s:g} s (+{scenario.warmup_s:g} s warm-up inside)"
         )
         started = time.monotonic()
+        self.load_started_ns = time.time_ns()
         locust = self._start(
             ManagedProcess(
                 "locust",
@@ -324,9 +451,15 @@ class _Session:
                 env=child_env(DUMGUM_LOADTEST_TOKEN=self.token),
             )
         )
-        interrupted = self._watch(locust, started)
-        self._settle(time_scale, interrupted)
+        self._write_meta("running")  # with load_started_ns: a killed run knows when it began
+        self._watch(locust, started, signals)
+        self.load_ended_ns = time.time_ns()
+        self._write_meta("running")
+        self.settle_report = self._settle(time_scale, signals)
+        self.observed_until_ns = self.receiver_died_ns or time.time_ns()
         ledger = self._fetch_ledger()
+        if ledger is None and self.mock is not None and self.mock.running():
+            self.notes.append("the mock's ledger could not be read at the end of the run")
         self.servers = self._server_health(ledger, receiver_url)
         self.stop_all()
         if ledger is not None:
@@ -334,21 +467,34 @@ class _Session:
         unreadable = write_tables(self.run_dir)
         if unreadable:
             self.notes.append(f"{unreadable} unreadable lines skipped in the raw shards")
+        self.settle_report = self._count_possibly_receiving(self.settle_report, ledger)
+        interrupted = self.interrupted_by is not None
         self._write_meta("interrupted" if interrupted else "completed")
         analysis = analyse(self.run_dir, scenario)
         write_json(self.run_dir / "summary.json", analysis.summary)
         write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
-        exit_code = 0 if analysis.summary["passed"] else 1
+        if interrupted:
+            exit_code = EXIT_INTERRUPTED
+        else:
+            exit_code = EXIT_SLOS_HOLD if analysis.summary["passed"] else EXIT_SLO_FAILED
         return RunResult(self.run_dir, analysis.summary, exit_code, self.notes)
 
     def _write_meta(self, status: str) -> None:
         write_json(
-            self.run_dir / "run-meta.json",
+            self.run_dir / RUN_META,
             {
                 "run_id": self.run_id,
                 "status": status,
                 "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                # Who writes it: `report` marks a "running" run whose process is gone.
+                "pid": os.getpid(),
+                "host": platform.node(),
+                "interrupted_by": self.interrupted_by,
+                "load_started_ns": self.load_started_ns,
+                "load_ended_ns": self.load_ended_ns,
+                "observed_until_ns": self.observed_until_ns,
+                "settle": self.settle_report.to_json() if self.settle_report else None,
                 "notes": self.notes,
                 "servers": self.servers,
                 "generator_cpu_max_pct": round(self.generator_cpu_max_pct, 1),
@@ -372,8 +518,8 @@ class _Session:
             self.notes.append(f"customer endpoints at {public} did not answer: {exc}")
         self.echo(f"  check: GET {public}/health -> {status if status else 'no answer'}")
 
-    def _watch(self, locust: ManagedProcess, started: float) -> bool:
-        """Until Locust ends: progress, timeline, spend cap. True when cut short."""
+    def _watch(self, locust: ManagedProcess, started: float, signals: StopSignals) -> None:
+        """Until Locust ends: progress, timeline, spend cap, signals, the other children."""
         timeline = sorted(self.scenario.timeline, key=lambda step: step.at_s)
         tail = EventTail(self.run_dir)
         interval_s = self.options.progress_interval_s
@@ -381,6 +527,17 @@ class _Session:
         limit_s = self.scenario.run_duration_s + 60.0
         try:
             while locust.running():
+                if signals.received:
+                    name = signals.received[0]
+                    self._interrupt(name, f"interrupted by {name} during the load")
+                    self.echo(f"{name}: stopping the load (once more: stop settling too)")
+                    locust.stop()
+                    return
+                dead = self._dead_server()
+                if dead is not None:
+                    self._server_died(dead, "the load")
+                    locust.stop()
+                    return
                 now = time.monotonic()
                 elapsed_s = now - started
                 while timeline and timeline[0].at_s <= elapsed_s:
@@ -391,20 +548,26 @@ class _Session:
                     next_print = now + interval_s
                     if self._over_spend_cap(tail):
                         locust.stop()
-                        return True
+                        return
                 if elapsed_s > limit_s:
-                    self.notes.append("Locust overran the scenario by 60 s and was stopped")
+                    self._interrupt(
+                        "Locust overran its run time",
+                        "Locust overran the scenario by 60 s and was stopped",
+                    )
                     locust.stop()
-                    return True
+                    return
                 time.sleep(0.1)
-        except KeyboardInterrupt:
-            self.notes.append("interrupted by the user")
+        except KeyboardInterrupt:  # only when the handlers could not be installed
+            self._interrupt("SIGINT", "interrupted by SIGINT during the load")
             locust.stop()
-            return True
+            return
         code = locust.wait(0)
         if code not in (0, None):
-            self.notes.append(f"Locust exited with status {code}; see logs/locust.log")
-        return False
+            # Ended by itself, but not cleanly: its workers may not have sent all they should.
+            self._interrupt(
+                f"Locust ended with {_exit_description(code)}",
+                f"Locust ended with {_exit_description(code)}; see logs/locust.log",
+            )
 
     def _apply_timeline(self, patch: dict[str, Any], elapsed_s: float) -> None:
         if self.mock_url is None:
@@ -435,22 +598,75 @@ class _Session:
         cap = self.policy.spend_cap_eur
         if cap is None or tail.cost_eur < cap:
             return False
-        self.notes.append(f"stopped by the spend cap: {tail.cost_eur} EUR received >= {cap} EUR")
+        self._interrupt(
+            "spend cap", f"stopped by the spend cap: {tail.cost_eur} EUR received >= {cap} EUR"
+        )
         self.echo(f"spend cap reached ({tail.cost_eur} >= {cap} EUR): stopping the load")
         return True
 
-    def _settle(self, time_scale: float, interrupted: bool) -> None:
-        """Let conversations in flight finish, bounded by the longest deadline in the mix."""
+    def _settle(self, time_scale: float, signals: StopSignals) -> SettleReport:
+        """Let conversations in flight finish: until the target is idle and nothing was
+        recorded for the quiet period, bounded by the longest deadline in the mix."""
         bound_s = longest_deadline_s(self.scenario) * time_scale + SETTLE_GRACE_S
-        deadline = time.monotonic() + (min(bound_s, 10.0) if interrupted else bound_s)
-        while time.monotonic() < deadline:
-            if self.mock_url is not None:
-                if self._mock_quiet():
-                    return
-            elif self._all_resolved(time_scale):
-                return
-            time.sleep(0.2 if self.mock_url is not None else 1.0)
-        self.notes.append(f"settling stopped at its bound ({bound_s:.1f} s)")
+        if self.interrupted_by is not None:
+            bound_s = min(bound_s, INTERRUPTED_SETTLE_MAX_S)
+        quiet_s = settle_quiet_period_s(self.options, time_scale)
+        recorded = RecordedBytes(self.run_dir)
+        # The signal that stopped the load is spent; any further one stops settling.
+        stopped_by_signal = self.interrupted_by in {s.name for s in StopSignals.HANDLED}
+        signals_spent = 1 if stopped_by_signal else 0
+
+        def stop() -> SettleEnd | None:
+            if len(signals.received) > signals_spent:
+                name = signals.received[-1]
+                self._interrupt(name, f"interrupted by {name} while settling")
+                return "interrupted"
+            dead = self._dead_server()
+            if dead is not None:
+                self._server_died(dead, "settling")
+                return "receiver_died" if dead is self.receiver else "interrupted"
+            return None
+
+        target_idle: Callable[[], bool | None]
+        ends_as: Literal["quiet", "all_resolved"]
+        if self.mock_url is not None:
+            target_idle, ends_as = self._mock_idle, "quiet"
+        else:
+            target_idle, ends_as = self._resolved_since(recorded, time_scale), "all_resolved"
+        self.echo(
+            f"settling: until the target is idle and nothing arrives for {quiet_s:g} s"
+            f" (at most {bound_s:.1f} s)"
+        )
+        report = settle(
+            bound_s=bound_s,
+            quiet_period_s=quiet_s,
+            target_idle=target_idle,
+            recorded=recorded,
+            stop=stop,
+            idle_ends_as=ends_as,
+            interval_s=0.2 if self.mock_url is not None else 1.0,
+        )
+        if report.target_unreadable:
+            self.notes.append(
+                f"the mock's ledger could not be read {report.target_unreadable} time(s) while"
+                " settling (it answered too slowly); settling never took that for quiet"
+            )
+        return report
+
+    def _resolved_since(
+        self, recorded: RecordedBytes, time_scale: float
+    ) -> Callable[[], bool | None]:
+        """A real URL's "idle": every request resolved. Reading every record is costly, and
+        nothing can resolve without a new record: checked again only when one arrived."""
+        last: dict[str, Any] = {"bytes": None, "resolved": False}
+
+        def resolved() -> bool | None:
+            now = recorded()
+            if now != last["bytes"]:
+                last["bytes"], last["resolved"] = now, self._all_resolved(time_scale)
+            return bool(last["resolved"])
+
+        return resolved
 
     def _all_resolved(self, time_scale: float) -> bool:
         """Real API: every accepted request answered, dropped or merged (none still lost)."""
@@ -459,13 +675,52 @@ class _Session:
             return True
         return bool((classify(raw.requests, raw.events, time_scale) != "lost").all())
 
-    def _mock_quiet(self) -> bool:
+    def _mock_idle(self) -> bool | None:
+        """Nothing buffered or in progress at the mock; None when its ledger is unreadable
+        (a mock past saturation answers late: that is never "quiet")."""
         ledger = self._fetch_ledger()
         if ledger is None:
-            return True
+            return None
         gauges = ledger.get("gauges", {})
         return bool(
             gauges.get("replies_in_progress", 1) == 0 and gauges.get("buffered_enqueues", 1) == 0
+        )
+
+    def _count_possibly_receiving(
+        self, report: SettleReport, ledger: dict[str, Any] | None
+    ) -> SettleReport:
+        """For settling that did not end idle: how many conversations may still have been
+        receiving when the receiver stopped, said in a note and in run-meta.json."""
+        if report.ended_by in ("quiet", "all_resolved"):
+            return report
+        gauges = (ledger or {}).get("gauges") or {}
+        if "replies_in_progress" in gauges:
+            count = int(gauges.get("replies_in_progress", 0)) + int(
+                gauges.get("buffered_enqueues", 0)
+            )
+            how = "replies in progress or buffered at the mock when it stopped"
+        else:
+            count = possibly_receiving(
+                self.run_dir, self.observed_until_ns or time.time_ns(), report.quiet_period_s
+            )
+            how = (
+                f"conversations whose latest event arrived within the last"
+                f" {report.quiet_period_s:g} s, or was an answer.processing not yet followed"
+                " by a message"
+            )
+        ended = {
+            "bound": f"settling stopped at its bound ({report.bound_s:.1f} s)",
+            "interrupted": f"settling was cut short after {report.waited_s:.1f} s",
+            "receiver_died": "settling ended with the receiver",
+        }[report.ended_by]
+        self.notes.append(f"{ended}: {count} may still have been receiving ({how})")
+        return SettleReport(
+            report.ended_by,
+            report.waited_s,
+            report.bound_s,
+            report.quiet_period_s,
+            count,
+            report.target_unreadable,
         )
 
     def _server_health(self, ledger: dict[str, Any] | None, receiver_url: str) -> dict[str, Any]:
@@ -473,6 +728,8 @@ class _Session:
         servers: dict[str, Any] = {}
         if ledger is not None:
             servers["mock"] = {"loop_lag_ms": ledger.get("gauges", {}).get("loop_lag_ms")}
+        if self.receiver is not None and not self.receiver.running():
+            return servers  # dead: nothing to ask, and its death is already a note
         try:
             stats = httpx.get(f"{receiver_url}/_receiver/stats", timeout=5).json()
             servers["receiver"] = {"loop_lag_ms": stats.get("loop_lag_ms")}
@@ -481,13 +738,13 @@ class _Session:
         return servers
 
     def _fetch_ledger(self) -> dict[str, Any] | None:
-        if self.mock_url is None:
+        if self.mock_url is None or (self.mock is not None and not self.mock.running()):
             return None
         try:
             response = httpx.get(
                 f"{self.mock_url}/_mock/ledger",
                 headers={"Authorization": f"Bearer {self.token}"},
-                timeout=5,
+                timeout=LEDGER_TIMEOUT_S,
             )
         except httpx.TransportError:
             return None
@@ -520,6 +777,11 @@ class _Session:
             self.echo(f"cost: projected {projected} EUR as if live, measured {measured} EUR")
         for note in self.notes:
             self.echo(f"note: {note}")
+        if self.interrupted_by is not None:
+            self.echo(
+                f"INTERRUPTED ({self.interrupted_by}): the figures are incomplete"
+                f" (exit code {EXIT_INTERRUPTED})"
+            )
         self.echo(f"run directory: {self.run_dir}")
         self.echo(f"report: {self.run_dir / 'report.html'}")
 

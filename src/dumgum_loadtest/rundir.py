@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from dumgum_loadtest.analysis.shards import CALLS, EVENTS, REQUESTS, LineCount, shard_tables
+from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.scenarios import Scenario
 
@@ -26,8 +27,26 @@ def new_run_id(scenario_name: str) -> str:
     return f"{scenario_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def create_run_dir(out: Path | None, run_id: str) -> Path:
-    run_dir = out if out is not None else Path("reports") / run_id
+def run_dir_for(out: Path | None, run_id: str) -> Path:
+    return out if out is not None else Path("reports") / run_id
+
+
+def refuse_occupied_run_dir(run_dir: Path) -> None:
+    """A run directory must be new or empty: a second run written into an earlier one would
+    merge both runs' raw shards into one analysis, silently."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir}: exists and is not a directory")
+    if any(run_dir.iterdir()):
+        raise ConfigError(
+            f"--out {run_dir}: the directory is not empty (an earlier run's files would mix"
+            " with this one's); choose a new directory, or remove this one first"
+        )
+
+
+def create_run_dir(run_dir: Path) -> Path:
+    refuse_occupied_run_dir(run_dir)
     (run_dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
     return run_dir
@@ -98,3 +117,74 @@ def write_tables(run_dir: Path) -> int:
     for partial, final in written:
         partial.replace(final)
     return count.unreadable
+
+
+RUN_META = "run-meta.json"
+ABANDONED = "the run process ended without finishing (killed?)"
+
+
+def mark_abandoned(run_dir: Path) -> bool:
+    """Mark a run ``interrupted`` when run-meta.json says ``running`` but its process is gone.
+
+    ``run`` killed outright (kill -9, out of memory, a lost machine) never writes its final
+    status. The times it would have written are estimated from the raw files' last writes.
+    Returns whether the run was marked.
+    """
+    path = run_dir / RUN_META
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False  # no status at all: the analysis already treats it as cut short
+    if not isinstance(meta, dict) or meta.get("status") != "running" or _run_alive(meta):
+        return False
+    meta["status"] = "interrupted"
+    meta["interrupted_by"] = meta.get("interrupted_by") or ABANDONED
+    raw = run_dir / RAW_DIR
+    if meta.get("load_ended_ns") is None:
+        meta["load_ended_ns"] = _last_write_ns(raw, ("requests-*.jsonl",))
+    if meta.get("observed_until_ns") is None:
+        # Every child got SIGTERM when the run died (PDEATHSIG), the receiver too: it was
+        # recording until the last shard was written, whichever process wrote it.
+        meta["observed_until_ns"] = _last_write_ns(
+            raw, ("events-*.jsonl", "calls-*.jsonl", "requests-*.jsonl")
+        )
+    notes = meta.get("notes")
+    if not isinstance(notes, list):
+        notes = []
+    pid = meta.get("pid")
+    notes.append(
+        f"run-meta.json still said running, but the run process{f' (pid {pid})' if pid else ''}"
+        " is gone: marked interrupted when the report was rebuilt; the load's end and the"
+        " observation's end are the raw files' last modification times"
+    )
+    meta["notes"] = notes
+    meta["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_json(path, meta)
+    return True
+
+
+def _run_alive(meta: dict[str, Any]) -> bool:
+    """Whether the process that wrote ``meta`` still runs (same machine, same pid). A pid
+    reused by another process reads as alive: the run is then left as it is, never wrongly
+    marked while it may still be writing."""
+    pid = meta.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or meta.get("host") != platform.node():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _last_write_ns(raw: Path, patterns: tuple[str, ...]) -> int | None:
+    times = []
+    for pattern in patterns:
+        for shard in raw.glob(pattern):
+            try:
+                times.append(shard.stat().st_mtime_ns)
+            except OSError:
+                continue
+    return max(times) if times else None

@@ -167,10 +167,18 @@ def test_a_run_killed_halfway_still_gives_a_report_that_says_so(tmp_path: Path) 
     report = subprocess.run(
         [CLI, "report", str(out)], capture_output=True, text=True, timeout=120, check=False
     )
-    assert report.returncode in (0, 1), report.stderr
+    assert report.returncode == 3, report.stderr  # interrupted: the figures are incomplete
     assert "cut short" in report.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True
+    assert summary["status"] == "interrupted"  # run-meta.json said "running": nobody finished it
+    assert json.loads((out / "run-meta.json").read_text())["status"] == "interrupted"
+    # The header says how long the load ran before the kill, not the scenario's 30 s.
+    ran_s = summary["health"]["load_ran_s"]
+    assert 0 < ran_s < 30
+    header = (out / "report.html").read_text().split("<nav>")[0]
+    assert f"{ran_s:g} s of load ran" in header
+    assert "30 s of load (" not in header
     assert summary["requests"]["scheduled"] > 50
     assert sum(summary["outcomes"].values()) == summary["requests"]["scheduled"]
     assert "cut short" in (out / "report.html").read_text()

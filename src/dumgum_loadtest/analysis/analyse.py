@@ -166,6 +166,29 @@ def _health(requests: pd.DataFrame, run_dir: Path, meta: dict[str, Any]) -> dict
         lag = (info or {}).get("loop_lag_ms", {}) if isinstance(info, dict) else {}
         if isinstance(lag, dict) and (lag.get("p99") or 0) > 100:
             reasons.append(f"the {name}'s event loop lagged (p99 {lag['p99']:.0f} ms)")
+    # The mock's view of the customer side (the receiver): what it could not hand over there
+    # is lost through the harness, not the target (None: no mock ledger, e.g. a real URL).
+    ledger = read_json(run_dir / "mock-ledger.json")
+    given_up = _ledger_count(ledger, "deliveries_given_up")
+    call_failures = _ledger_count(ledger, "customer_call_failures")
+    if given_up:
+        reasons.append(
+            f"the mock gave up delivering {given_up} webhook events: the receiver (customer"
+            " side) failed"
+        )
+    if call_failures:
+        reasons.append(
+            f"{call_failures} calls to the customer endpoints (profile, chat history) failed:"
+            " the receiver (customer side) failed"
+        )
+    # How long the load ran by the records (a run cut short ran less than its scenario).
+    load_ran_s = None
+    if len(requests):
+        first_ns = requests["intended_ns"].min()
+        last_ns = max(
+            v for v in (requests["intended_ns"].max(), requests["sent_ns"].max()) if pd.notna(v)
+        )
+        load_ran_s = round(float(last_ns - first_ns) / 1e9, 1)
     return {
         "schedule_lateness_s": lateness,
         "not_sent": not_sent,
@@ -173,7 +196,15 @@ def _health(requests: pd.DataFrame, run_dir: Path, meta: dict[str, Any]) -> dict
         "servers": servers,
         "harness_bottleneck": bool(reasons),
         "bottleneck_reasons": reasons,
+        "load_ran_s": load_ran_s,
+        "deliveries_given_up": given_up,
+        "customer_call_failures": call_failures,
     }
+
+
+def _ledger_count(ledger: dict[str, Any], key: str) -> int | None:
+    value = ledger.get(key) if ledger else None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:

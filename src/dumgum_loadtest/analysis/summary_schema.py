@@ -241,6 +241,21 @@ class Health(_Strict):
     servers: dict[str, Any]
     harness_bottleneck: bool
     bottleneck_reasons: list[str]
+    # Added within version 1: summaries written before them still validate.
+    load_ran_s: float | None = Field(
+        default=None,
+        description="seconds of load by the records: the last intended or sent time minus"
+        " the first intended time (less than duration_s for a run cut short)",
+    )
+    deliveries_given_up: int | None = Field(
+        default=None,
+        description="webhook events the mock gave up delivering to the receiver (null: no"
+        " mock ledger)",
+    )
+    customer_call_failures: int | None = Field(
+        default=None,
+        description="the mock's calls to the customer endpoints that failed (null: no mock ledger)",
+    )
 
 
 class SloRow(_Strict):

@@ -14,6 +14,7 @@ from dumgum_loadtest.analysis.analyse import Analysis, analyse
 from dumgum_loadtest.report.html import render_html
 from dumgum_loadtest.report.markdown import render_markdown
 from dumgum_loadtest.report.plots import PLOT_NAMES, Plot, render_plots
+from dumgum_loadtest.rundir import mark_abandoned
 
 __all__ = ["Plot", "rebuild", "render_html", "render_markdown", "render_plots", "write_reports"]
 
@@ -51,7 +52,12 @@ def write_reports(run_dir: Path, analysis: Analysis) -> list[Path]:
 
 
 def rebuild(run_dir: Path) -> Analysis:
-    """Analyse the run directory again, rewrite ``summary.json`` and every report from it."""
+    """Analyse the run directory again, rewrite ``summary.json`` and every report from it.
+
+    A run killed outright still says ``running`` in run-meta.json: it is marked interrupted
+    first (``rundir.mark_abandoned``), so the summary and the reports say it was cut short.
+    """
+    mark_abandoned(run_dir)
     analysis = analyse(run_dir)
     summary = json.dumps(analysis.summary, indent=2, default=str) + "\n"
     _write_atomic(run_dir / "summary.json", summary.encode("utf-8"))

@@ -171,6 +171,16 @@ def slo_value(objective: str, value: Any) -> str:
     return plain(v)
 
 
+def load_span(summary: Mapping[str, Any]) -> str:
+    """How long the load was: as planned, or for a run cut short, how long it actually ran
+    (``health.load_ran_s``, from the records)."""
+    planned, warmup = plain(summary.get("duration_s")), plain(summary.get("warmup_s"))
+    ran_s = number(dig(summary, "health", "load_ran_s"))
+    if summary.get("interrupted") and ran_s is not None:
+        return f"{plain(ran_s)} s of load ran (of {planned} s planned, {warmup} s warm-up)"
+    return f"{planned} s of load ({warmup} s warm-up)"
+
+
 def verdict(summary: Mapping[str, Any]) -> tuple[str, str]:
     """``("PASS"|"FAIL"|"NO SLOS", one-line reason)`` from the summary's SLO rows."""
     rows = [row for row in summary.get("slo") or [] if isinstance(row, Mapping)]

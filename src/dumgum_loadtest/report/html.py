@@ -93,8 +93,7 @@ def _header(summary: Mapping[str, Any]) -> Markup:
     title = f"Load test report: {summary.get('scenario') or 'unnamed scenario'}"
     meta = (
         f"run {f.plain(summary.get('run_id'))} · target {f.plain(summary.get('target'))} · "
-        f"{f.plain(summary.get('duration_s'))} s of load ({f.plain(summary.get('warmup_s'))} s "
-        f"warm-up) · {f.plain(summary.get('workers'))} worker(s) · status "
+        f"{f.load_span(summary)} · {f.plain(summary.get('workers'))} worker(s) · status "
         f"{f.plain(summary.get('status'))}"
     )
     nav = join(tag("a", title_, href=f"#{anchor}") for anchor, title_ in SECTIONS)

@@ -122,8 +122,7 @@ def render_markdown(analysis: Analysis, figures: Mapping[str, str] | None = None
         f"**{icon} {word}**: {md(reason)}",
         "",
         f"Run {code(summary.get('run_id'))} · target {md(summary.get('target'))} · "
-        f"{md(summary.get('duration_s'))} s of load ({md(summary.get('warmup_s'))} s warm-up) "
-        f"· status {md(summary.get('status'))}",
+        f"{md(f.load_span(summary))} · status {md(summary.get('status'))}",
         "",
     ]
     capacity = summary.get("capacity")

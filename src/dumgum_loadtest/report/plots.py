@@ -189,6 +189,9 @@ def _mark_run(ax: Axes, summary: Mapping[str, Any], stages: list[tuple[float, st
     if warmup_s:
         ax.axvspan(0, warmup_s, color="#bbbbbb", alpha=0.35, linewidth=0, label="warm-up")
     end_s = number(summary.get("duration_s"))
+    ran_s = number((summary.get("health") or {}).get("load_ran_s"))
+    if summary.get("interrupted") and ran_s is not None:
+        end_s = ran_s  # a run cut short: where its load actually ended
     if end_s:
         ax.axvline(end_s, color="black", linestyle=":", linewidth=1, label="load ends")
     for start_s, _name in stages[1:]:
