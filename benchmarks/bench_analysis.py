@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
 MODELS = ["dating-smart-1", "dating-pro-1", "chat-2-smart", "chat-2-pro"]
 LANGUAGES = ["EN", "FR", "DE", "ES", "IT", "NL", "PT_BR", "PL_PL", "SV_SE", "JA"]
+MERGED_SHARE = 0.25
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -54,7 +55,16 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
     status = np.where(rng.random(requests_n) < 0.01, 429, 204).astype("int64")
     ids = np.arange(requests_n)
     users = rng.integers(0, 500_000, requests_n)
+    personas = rng.integers(0, 2000, requests_n)
     buffer_s = rng.choice([0, 5, 15], requests_n, p=[0.1, 0.7, 0.2])
+    # A quarter of the requests open a burst: the next request (0.5 ms later at 2,000/s) is of
+    # the same pair, and DumGum's one reply names that one. So the merge replay has work.
+    opens_burst = np.zeros(requests_n, bool)
+    opens_burst[:-1] = rng.random(requests_n - 1) < MERGED_SHARE
+    opens_burst[1:][opens_burst[:-1]] = False  # bursts of two: the second carries the reply
+    users[np.flatnonzero(opens_burst)] = users[np.flatnonzero(opens_burst) + 1]
+    personas[np.flatnonzero(opens_burst)] = personas[np.flatnonzero(opens_burst) + 1]
+    buffer_s[np.flatnonzero(opens_burst)] = 5
     requests = pa.table(
         {
             "run_id": pa.array(np.full(requests_n, "bench"), pa.string()),
@@ -66,7 +76,7 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
             "burst_size": pa.array(np.ones(requests_n, "int64")),
             "stage": pa.array(np.full(requests_n, "steady"), pa.string()),
             "user_id": _ids("u", users),
-            "persona_id": _ids("p", rng.integers(0, 2000, requests_n)),
+            "persona_id": _ids("p", personas),
             "intended_ns": pa.array(intended),
             "sent_ns": pa.array(sent),
             "response_ns": pa.array(response),
@@ -91,7 +101,7 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
         }
     )
     pq.write_table(requests, run_dir / "requests.parquet")
-    accepted = ids[status == 204]
+    accepted = ids[(status == 204) & ~opens_burst]  # a burst's first gets no reply of its own
     dropped = rng.random(accepted.size) < 0.01
     generation = rng.lognormal(np.log(3.0), 0.45, accepted.size) * S
     processing_ns = sent[accepted] + (buffer_s[accepted] * S).astype("int64")
@@ -157,17 +167,18 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
         }
     )
     pq.write_table(events, run_dir / "events.parquet")
+    enqueued = ids[status == 204]  # DumGum calls chat history on every enqueue
     calls = pa.table(
         {
-            "recv_ns": pa.array(sent[accepted]),
-            "kind": pa.array(np.full(accepted.size, "chat_history"), pa.string()),
-            "status": pa.array(np.full(accepted.size, 200, "int64")),
-            "duration_ns": pa.array(rng.integers(50_000, 500_000, accepted.size)),
-            "response_bytes": pa.array(rng.integers(15, 4000, accepted.size)),
-            "profile_id": pa.nulls(accepted.size, pa.string()),
-            "user_id": requests["user_id"].take(pa.array(accepted)),
-            "persona_id": requests["persona_id"].take(pa.array(accepted)),
-            "last_message_date": pa.nulls(accepted.size, pa.string()),
+            "recv_ns": pa.array(sent[enqueued]),
+            "kind": pa.array(np.full(enqueued.size, "chat_history"), pa.string()),
+            "status": pa.array(np.full(enqueued.size, 200, "int64")),
+            "duration_ns": pa.array(rng.integers(50_000, 500_000, enqueued.size)),
+            "response_bytes": pa.array(rng.integers(15, 4000, enqueued.size)),
+            "profile_id": pa.nulls(enqueued.size, pa.string()),
+            "user_id": requests["user_id"].take(pa.array(enqueued)),
+            "persona_id": requests["persona_id"].take(pa.array(enqueued)),
+            "last_message_date": pa.nulls(enqueued.size, pa.string()),
         }
     )
     pq.write_table(calls, run_dir / "calls.parquet")
@@ -181,7 +192,7 @@ def make_run(run_dir: Path, requests_n: int, seed: int = 1) -> int:
 
 
 ANALYSE = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 started = time.perf_counter()
 from dumgum_loadtest.analysis.analyse import analyse
@@ -195,9 +206,14 @@ try:
 except ImportError:
     pass
 done = time.perf_counter()
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM, not ru_maxrss: Linux carries the parent's high-water mark into ru_maxrss through the
+# vfork + exec that started us, so right after a 10 M generation (9 GB in the parent) it
+# reported the parent's peak. VmHWM belongs to this process's own memory map.
+status = Path("/proc/self/status").read_text()
+peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 figures = {"analyse_s": analysed - started, "total_s": done - started}
-print(json.dumps({**figures, "peak_mib": peak_kib / 1024}))
+merged = analysis.summary["outcomes"]["merged"]
+print(json.dumps({**figures, "peak_mib": peak_kib / 1024, "merged": merged}))
 """
 
 
@@ -210,7 +226,7 @@ def main() -> None:
     base.mkdir(parents=True, exist_ok=True)
     print(
         f"{'requests':>10} {'events':>10} {'gen s':>7} {'analyse s':>10} {'total s':>8}"
-        f" {'s per M':>8} {'peak MiB':>9}"
+        f" {'s per M':>8} {'peak MiB':>9} {'merged':>9}"
     )
     try:
         for size in (int(s) for s in args.sizes.split(",")):
@@ -227,6 +243,7 @@ def main() -> None:
             print(
                 f"{size:>10} {events_n:>10} {generated_s:>7.1f} {figures['analyse_s']:>10.1f}"
                 f" {figures['total_s']:>8.1f} {per_m:>8.2f} {figures['peak_mib']:>9.0f}"
+                f" {figures['merged']:>9}"
             )
     finally:
         if args.keep is None:
