@@ -93,7 +93,14 @@ def covering_reply_ns(requests: PairRequests, rules: MergeRules) -> np.ndarray:
     covered = np.full(len(requests.pair), np.nan)
     if not rules.merge or len(covered) == 0:
         return covered
-    order = np.lexsort((requests.taken_ns, requests.pair))
+    # Two requests of a pair in flight at once may have been taken in either order; the reply
+    # says which came last (latest tags) or first (first tags), so in an overlap the one a
+    # reply names sorts to that end: by its response time, the others by their send time.
+    named = ~np.isnan(requests.reply_ns)
+    late, early = requests.taken_ns, requests.sent_ns
+    if rules.merged_tags != "latest":
+        late, early = early, late
+    order = np.lexsort((np.where(named, late, early), requests.pair))
     pair = requests.pair[order]
     taken_ns = requests.taken_ns[order].astype("float64")
     sent_ns = requests.sent_ns[order].astype("float64")

@@ -125,40 +125,64 @@ def _mark_merged(
     covering_ns: np.ndarray,
     rules: MergeRules,
 ) -> None:
-    status = requests["status"].to_numpy(dtype="float64", na_value=np.nan)
-    accepted = np.flatnonzero((status >= 200) & (status < 300) & (codes != _REJECTED))
-    accepted = accepted[codes[accepted] != _NOT_SENT]
-    if not rules.merge or not (codes[accepted] == _LOST).any():
+    status = _column(requests, "status")
+    accepted = (status >= 200) & (status < 300) & (codes != _REJECTED) & (codes != _NOT_SENT)
+    if not rules.merge or not (accepted & (codes == _LOST)).any():
         return
-    pair = pair_codes(requests, accepted)
-    # Only the pairs with a request still unanswered can have merged ones: replay just theirs.
+    rows = _rows_of_unanswered_users(requests, accepted, codes)
+    pair = pair_codes(requests, rows)
+    # Of those users' pairs, only the ones with a request still unanswered.
     wanted = np.zeros(int(pair.max()) + 1, dtype=bool)
-    wanted[pair[codes[accepted] == _LOST]] = True
-    keep = wanted[pair]
-    rows, pair = accepted[keep], pair[keep]
-    sent_ns = requests["sent_ns"].to_numpy(dtype="float64", na_value=np.nan)[rows]
-    response_ns = requests["response_ns"].to_numpy(dtype="float64", na_value=np.nan)[rows]
-    stamp = {name: stamps[name].to_numpy(dtype="float64")[rows] for name in stamps.columns}
+    wanted[pair[codes[rows] == _LOST]] = True
+    rows, pair = rows[wanted[pair]], pair[wanted[pair]]
     own = codes[rows]
+    sent_ns, response_ns = (
+        _column(requests, "sent_ns", rows),
+        _column(requests, "response_ns", rows),
+    )
+    stamp = {name: _column(stamps, name, rows) for name in _STAMPS}
     replied = (own == _ANSWERED) | (own == _DROPPED)
     reply_ns = np.where(replied, np.fmin(stamp["first_answer_ns"], stamp["dropped_ns"]), np.nan)
-    reply_end_ns = np.fmax.reduce(
-        [stamp[name] for name in ("processing_ns", "last_message_ns", "dropped_ns")], axis=0
-    )
+    reply_end_ns = np.fmax(np.fmax(stamp["processing_ns"], stamp["last_message_ns"]), reply_ns)
     covered = covering_reply_ns(
         PairRequests(
             pair=pair,
             taken_ns=np.where(np.isnan(response_ns), sent_ns, response_ns),
             sent_ns=sent_ns,
-            window_s=requests["buffer_s"].to_numpy(dtype="float64", na_value=0.0)[rows],
+            window_s=np.nan_to_num(_column(requests, "buffer_s", rows)),
             reply_ns=reply_ns,
-            reply_end_ns=np.where(replied, np.fmax(reply_end_ns, reply_ns), np.nan),
+            reply_end_ns=np.where(replied, reply_end_ns, np.nan),
         ),
         rules,
     )
     merged = (own == _LOST) & ~np.isnan(covered)
     codes[rows[merged]] = _MERGED
     covering_ns[rows[merged]] = covered[merged]
+
+
+_STAMPS = ("processing_ns", "first_answer_ns", "last_message_ns", "dropped_ns")
+
+
+def _column(frame: pd.DataFrame, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """A numeric column as float64 (NaN: missing), of ``rows`` only when given: picked before
+    converting, so 10 M rows are never copied for a few hundred thousand."""
+    column = frame[name]
+    if rows is not None:
+        column = column.iloc[rows]
+    values: np.ndarray = column.to_numpy(dtype="float64", na_value=np.nan)
+    return values
+
+
+def _rows_of_unanswered_users(
+    requests: pd.DataFrame, accepted: np.ndarray, codes: np.ndarray
+) -> np.ndarray:
+    """The accepted rows of the users with a request still unanswered: only their pairs can
+    hold merged requests. Looked up by the users' ids, so the ids of the other requests (most
+    of them) are only hashed once, against a small set."""
+    users = arrow_array(requests["user_id"])
+    wanted = pc.unique(users.take(pa.array(np.flatnonzero(accepted & (codes == _LOST)))))
+    of_wanted = pc.is_in(users, value_set=wanted).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(of_wanted & accepted)
 
 
 def reply_deadline_ns(requests: pd.DataFrame, rules: MergeRules) -> np.ndarray:
@@ -205,8 +229,8 @@ def _mark_unresolved(
 
 def pair_codes(requests: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """A whole number per (user, persona) of the given rows, equal for equal pairs."""
-    user = codes_of(requests["user_id"])[rows] + 1  # 0: no user
-    persona = codes_of(requests["persona_id"])[rows] + 1
+    user = codes_of(requests["user_id"].iloc[rows]) + 1  # 0: no user
+    persona = codes_of(requests["persona_id"].iloc[rows]) + 1
     out: np.ndarray = user * (int(persona.max(initial=0)) + 1) + persona
     return out
 

@@ -171,3 +171,15 @@ def test_a_cut_short_observation_leaves_requests_unresolved_not_lost() -> None:
     # The target said nothing was pending when the observation ended: they are lost.
     settled = OutcomeRules(observed_until_ns=20.0 * S, nothing_pending=True)
     assert list(_resolve(requests, [], settled).outcome) == ["lost", "lost", "send_failed"]
+
+
+def test_requests_in_flight_together_are_ordered_by_what_the_reply_names() -> None:
+    # b left 1 ms after a, but its response came back first: the target may have taken either
+    # first. The reply names b, so with latest tags b was taken last and a is merged.
+    requests = [
+        _request("a", 10.000, response_ns=int(10.004 * S)),
+        _request("b", 10.001, response_ns=int(10.002 * S)),
+    ]
+    assert _outcomes(requests, _reply("b", 20.0)) == ["merged", "answered"]
+    first = MergeRules(merged_tags="first")
+    assert _outcomes(requests, _reply("a", 20.0), first) == ["answered", "merged"]
