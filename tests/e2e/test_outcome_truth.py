@@ -70,7 +70,11 @@ def test_every_shipped_scenario_counts_what_the_mock_did(scenario: Path, tmp_pat
         extra += ["--rate", CAPACITY_STEPS_PEAK_RPS]  # its steps end at 3x saturation
     summary = run(scenario, tmp_path / "run", *extra)
     assert_outcomes_match_the_ledger(summary)
-    assert summary["outcomes"]["answered"] > 0
+    outcomes = summary["outcomes"]
+    assert outcomes["answered"] > 0
+    if outcomes["dropped"] == 0:  # every merged request was covered by an answer
+        per_message = summary["latency_s"]["first_answer"]["from_intended"]["per_message"]
+        assert per_message["count"] == outcomes["answered"] + outcomes["merged"]
 
 
 def saturating_scenario(policy: str, tags: str) -> dict[str, Any]:
