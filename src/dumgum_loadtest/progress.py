@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from dumgum_loadtest.cost.rules import answer_cost_eur
 from dumgum_loadtest.records import RAW_DIR
 
 
@@ -82,13 +82,18 @@ class EventTail:
         if event == "conversation.dropped":
             self.dropped += 1
         elif event == "answer.created":
-            answer = (body.get("data") or {}).get("answer") or {}
+            # anything may arrive: a part that is not an object is as good as absent
+            data = body.get("data")
+            answer = data.get("answer") if isinstance(data, dict) else None
+            if not isinstance(answer, dict):
+                answer = {}
             if self._repeated(answer.get("id")):
                 return
             if answer.get("sequenceNumber", 0) == 0:
                 self.answers += 1
-            with contextlib.suppress(InvalidOperation):  # a malformed cost is not money
-                self.cost_eur += Decimal(str(answer.get("cost", "0")))
+            cost = answer_cost_eur(answer.get("cost"))
+            if cost is not None:  # Infinity, NaN, negative or absurd: not money (see rules)
+                self.cost_eur += cost
 
     def _repeated(self, answer_id: Any) -> bool:
         """Whether this answer id was delivered before; remembers it. An answer without an id

@@ -72,3 +72,42 @@ def test_the_remembered_answer_ids_are_bounded(tmp_path: Path) -> None:
     assert tail.answers == 11  # answer_9 (recent) once; answer_0 (forgotten) again
     assert tail.cost_eur == Decimal("11.0000")
     assert tail.answer_ids_held() <= 2 * 3
+
+
+def test_hostile_costs_never_reach_the_live_spend(tmp_path: Path) -> None:
+    """Infinity, NaN, negative, absurd or non-numeric costs are not money: the spend cap
+    must neither trip on them nor be lowered by them, and the run must not crash."""
+    hostile: list[Any] = [
+        "Infinity",
+        "NaN",
+        "sNaN",
+        "-5.0000",
+        "1e308",
+        1e308,
+        "1234567890123456789012345",
+        "not a number",
+        True,
+        None,
+        {"eur": "1.0000"},
+    ]
+    tail = EventTail(tmp_path)
+    bodies: list[Any] = [_created(f"answer_{n}", cost) for n, cost in enumerate(hostile)]
+    bodies += [
+        _created("answer_ok", "0.0250"),
+        _created("answer_number", 0.5),  # a JSON number that is a plausible cost
+        {"event": "answer.created", "data": "not an object"},
+        {"event": "answer.created", "data": {"answer": ["not", "an", "object"]}},
+        {"event": "answer.created", "data": {"answer": {"id": ["a", "list"], "cost": "0.1"}}},
+    ]
+    _write(tmp_path, bodies)
+    raw = tmp_path / RAW_DIR / "events-1.jsonl"
+    with raw.open("ab") as handle:  # numbers no JSON library writes back unchanged
+        for cost in (b"123456789012345678901234567", b"1e400"):
+            handle.write(
+                b'{"body":{"event":"answer.created","data":{"answer":{"cost":%s}}}}\n' % cost
+            )
+    tail.poll()
+    assert tail.cost_eur == Decimal("0.6250")
+    # each answer.created is still an answer, whatever its cost or shape (the 1e400 line is
+    # no JSON a parser accepts, and is skipped)
+    assert tail.answers == len(hostile) + 5 + 1
