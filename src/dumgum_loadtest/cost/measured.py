@@ -109,7 +109,10 @@ class Measured:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "source": "answer.cost of answer.created events, each answer id once",
+            "source": (
+                "answer.cost of answer.created events, each answer id once; a missing or"
+                " invalid cost (unreadable_costs, hygiene.invalid_cost) counts as 0"
+            ),
             "answers": self.answers,
             "first_messages_eur": eur_str(self.first_eur),
             "split_followups": self.followups,

@@ -6,6 +6,7 @@ reader sees how each euro was attributed. Sections refer to ``dumgum-api.md``.
 
 from __future__ import annotations
 
+import numbers
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -106,7 +107,7 @@ def answer_cost_eur(value: Any) -> Decimal | None:
     """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real | Decimal):  # numpy numbers too
         value = str(value)
     if not isinstance(value, str) or len(value) > _COST_TEXT_MAX_CHARS:
         return None
