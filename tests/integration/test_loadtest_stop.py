@@ -19,8 +19,9 @@ from tests.conftest import TOKEN, Stack, StackFactory
 from tests.integration.test_loadtest_locust import make_scenario, records
 
 from dumgum_loadtest.loadtest.command import TOKEN_ENV, locust_command
+from dumgum_loadtest.loadtest.sends import STOPPED_BEFORE_RESPONSE
 from dumgum_loadtest.processes import child_env
-from dumgum_loadtest.records import NOT_SENT, SENT
+from dumgum_loadtest.records import NOT_SENT, SENT, TRANSPORT_ERROR
 from dumgum_loadtest.scenarios.model import Scenario
 
 pytestmark = pytest.mark.integration
@@ -108,13 +109,13 @@ def _progress_sent(run_dir: Path) -> int:
     return int(document.get("sent", 0))
 
 
-def _stop_midway(tmp_path: Path, stack: Stack, scenario: Scenario) -> Path:
-    """Start a long run, stop it (SIGTERM, as the run does at its spend cap) once requests
-    are going out, and wait for Locust to end: it must end long before the scenario."""
+def _stop_midway(tmp_path: Path, stack: Stack, scenario: Scenario, sent: int = 6) -> Path:
+    """Start a long run, stop it (SIGTERM, as the run does at its spend cap) once ``sent``
+    requests went out, and wait for Locust to end: it must end long before the scenario."""
     run_dir, locust = _start(tmp_path, stack, scenario)
     try:
         deadline = time.monotonic() + 60
-        while _progress_sent(run_dir) < 6 and time.monotonic() < deadline:
+        while _progress_sent(run_dir) < sent and time.monotonic() < deadline:
             time.sleep(0.1)
         assert locust.poll() is None, "Locust ended before it was stopped"
         locust.send_signal(signal.SIGTERM)
@@ -144,3 +145,25 @@ def test_a_stopped_run_finishes_what_is_in_flight_and_sends_nothing_more(
     time.sleep(0.5)  # a request sent just before Locust exited has reached the mock by now
     rows = records(run_dir)
     check_every_received_request_is_sent(stack, rows)
+
+
+@pytest.mark.parametrize("model", ["open", "closed"])
+def test_a_request_still_in_flight_after_the_stop_timeout_is_a_transport_error(
+    make_stack: StackFactory, tmp_path: Path, model: str
+) -> None:
+    """The stop waits for the requests in flight, but not forever: one without its response
+    when the stop timeout ends is recorded as a transport error that says what happened."""
+    stack = make_stack(**slow_enqueues(20.0))  # beyond the stop timeout (10 s)
+    if model == "open":
+        arrival: dict[str, Any] = {"model": "open", "rate_rps": 4, "max_in_flight": 50}
+    else:
+        arrival = {"model": "closed", "users": 4, "spawn_rate_per_s": 100}
+    scenario = make_scenario(arrival, duration_s=120, conversation=CONVERSATION)
+    rows = records(_stop_midway(tmp_path, stack, scenario, sent=4))
+    cut = [row for row in rows if row["send_state"] == TRANSPORT_ERROR]
+    assert len(cut) >= 4
+    assert all(row["error"] == STOPPED_BEFORE_RESPONSE for row in cut)
+    assert "stop timeout" in STOPPED_BEFORE_RESPONSE
+    assert not [row for row in rows if row["send_state"] == SENT]  # none had its answer
+    # they did reach the target, as the error says they may have
+    assert stack.ledger()["enqueues_received"] == len(cut)
