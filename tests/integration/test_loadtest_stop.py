@@ -16,10 +16,10 @@ import orjson
 import pytest
 import yaml
 from tests.conftest import TOKEN, Stack, StackFactory
-from tests.integration.test_loadtest_locust import make_scenario, records
+from tests.integration.test_loadtest_locust import make_scenario, progress, records
 
 from dumgum_loadtest.loadtest.command import TOKEN_ENV, locust_command
-from dumgum_loadtest.loadtest.sends import STOPPED_BEFORE_RESPONSE
+from dumgum_loadtest.loadtest.sends import STOPPED_BEFORE_RESPONSE, STOPPED_BEFORE_SEND
 from dumgum_loadtest.processes import child_env
 from dumgum_loadtest.records import NOT_SENT, SENT, TRANSPORT_ERROR
 from dumgum_loadtest.scenarios.model import Scenario
@@ -145,6 +145,14 @@ def test_a_stopped_run_finishes_what_is_in_flight_and_sends_nothing_more(
     time.sleep(0.5)  # a request sent just before Locust exited has reached the mock by now
     rows = records(run_dir)
     check_every_received_request_is_sent(stack, rows)
+    # Nothing left after the stop; sends planned after it were never scheduled (no record),
+    # although the requests in flight kept the user for seconds after it.
+    stopping_ns = progress(run_dir)["stopping_ns"]
+    assert stopping_ns > 0
+    assert all(row["sent_ns"] <= stopping_ns for row in rows if row["send_state"] == SENT)
+    not_sent = [row for row in rows if row["send_state"] == NOT_SENT]
+    assert all(row["error"] == STOPPED_BEFORE_SEND for row in not_sent)
+    assert all(row["intended_ns"] <= stopping_ns for row in not_sent)
 
 
 @pytest.mark.parametrize("model", ["open", "closed"])

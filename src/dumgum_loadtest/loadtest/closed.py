@@ -314,7 +314,7 @@ class ConversationRunner:
         Sends planned after the stop were never scheduled: they get no record, and leave the
         turn's ``request_ids``.
         """
-        stop_ns = time.time_ns()
+        stop_ns = self.context.stopping_ns or time.time_ns()  # the load's end
         unscheduled: set[str] = set()
         for send in self._pending:
             if send.sent_ns:

@@ -144,7 +144,7 @@ class OpenLoop:
         if self.finished:
             return
         self._stopping = True  # a send the pool has not started yet will not leave now
-        stop_ns = time.time_ns()
+        stop_ns = self.context.stopping_ns or time.time_ns()  # the load's end
         send, self._pending = self._pending, None
         if send is not None:
             if send in self._dispatched and send.greenlet is None:  # waiting for a free slot

@@ -72,6 +72,9 @@ class WorkerContext:
     # Set when Locust starts stopping the users: no new send leaves and waits for answers
     # end, while requests already in flight finish within Locust's stop timeout.
     stopping: Event = field(default_factory=Event)
+    # When it was set (epoch ns; 0: not stopping): the end of the load. Sends planned after
+    # it were never scheduled, however long the requests in flight keep the users after it.
+    stopping_ns: int = 0
 
     @property
     def population(self) -> ScenarioPopulation:
@@ -195,7 +198,8 @@ def _close(**_: Any) -> None:
 
 
 def _on_test_stopping(**_: Any) -> None:
-    if _context is not None:
+    if _context is not None and not _context.stopping.is_set():
+        _context.stopping_ns = _context.recorder.counters.stopping_ns = time.time_ns()
         _context.stopping.set()
 
 
