@@ -45,6 +45,9 @@ YIELD_EVERY = 32
 STOP_DRAIN_S = 2.0
 """When Locust stops the user before the dispatcher saw the stop (its stop timeout ran out,
 or none was given): how long requests in flight may still finish."""
+STOP_MARGIN_S = 1.0
+"""Seen stopping, the dispatcher gives up on the requests in flight this long before Locust's
+stop timeout (``command.STOP_GRACE_S``) ends the user."""
 INTERRUPTIBLE_SLEEP_NS = 50_000_000
 """Waits for a send's time longer than this end early when Locust starts stopping."""
 _NS = 1_000_000_000
@@ -125,9 +128,11 @@ class OpenLoop:
             counters.done = True
             self.context.recorder.flush()
             return
-        # Locust is stopping: the requests in flight finish (Locust's stop timeout bounds the
-        # wait too); ``stop`` then accounts the sends not dispatched.
-        self._drain(STOP_GRACE_S, give_up=False)
+        # Locust is stopping: the requests in flight may finish, and those that do not are
+        # recorded here, before Locust's stop timeout ends the user (a kill arriving in
+        # ``stop`` would cut its accounting short); ``stop`` then accounts the sends not
+        # dispatched, at once.
+        self._drain(STOP_GRACE_S - STOP_MARGIN_S)
 
     def _sleep_until(self, deadline_ns: int) -> bool:
         """``sleep_until`` that Locust's stop interrupts; False when stopping. Short gaps (a
@@ -162,14 +167,11 @@ class OpenLoop:
         self.finished = True
         self.counters.done = True
 
-    def _drain(self, timeout_s: float, *, give_up: bool = True) -> None:
-        """Wait for the requests in flight; then (``give_up``) end them and record what they
-        never got."""
+    def _drain(self, timeout_s: float) -> None:
+        """Wait for the requests in flight; then end them and record what they never got."""
         deadline = time.monotonic() + timeout_s
         while self._dispatched and time.monotonic() < deadline:
             gevent.sleep(0.005)
-        if not give_up:
-            return
         for send in list(self._dispatched):  # still waiting for a response, or never started
             self._dispatched.discard(send)  # _send records nothing for it from now on
             if send.greenlet is not None:
