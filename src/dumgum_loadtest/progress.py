@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from dumgum_loadtest.cost.rules import answer_cost_eur
 from dumgum_loadtest.records import RAW_DIR
 
 
@@ -29,16 +29,31 @@ def read_worker_progress(run_dir: Path) -> dict[str, float]:
     return totals
 
 
-class EventTail:
-    """Follows the receiver's event shards: terminal events so far and the cost received."""
+# Answer ids EventTail remembers to count each answer once: two generations of up to this
+# many each, about 100 MB apiece. DumGum redelivers an answer within minutes of the first
+# delivery (its retry back-off), far fewer answers apart than this even at 1,000 answers/s.
+ANSWER_IDS_KEPT = 1_000_000
 
-    def __init__(self, run_dir: Path) -> None:
+
+class EventTail:
+    """Follows the receiver's event shards: terminal events so far and the cost received.
+
+    DumGum delivers at least once: an answer id repeated is counted, and charged, once (as
+    the analysis does). The ids are remembered in two generations of ``answer_ids_kept``
+    each, so memory stays bounded on a long run; a repeat arriving after more distinct
+    answers than that would be counted again.
+    """
+
+    def __init__(self, run_dir: Path, *, answer_ids_kept: int = ANSWER_IDS_KEPT) -> None:
         self._dir = run_dir / RAW_DIR
         self._offsets: dict[Path, int] = {}
         self.answers = 0
         self.dropped = 0
         self.events = 0
         self.cost_eur = Decimal(0)
+        self._ids_kept = answer_ids_kept
+        self._recent_ids: set[str] = set()
+        self._older_ids: set[str] = set()
 
     def poll(self) -> None:
         for path in self._dir.glob("events-*.jsonl"):
@@ -67,8 +82,32 @@ class EventTail:
         if event == "conversation.dropped":
             self.dropped += 1
         elif event == "answer.created":
-            answer = (body.get("data") or {}).get("answer") or {}
+            # anything may arrive: a part that is not an object is as good as absent
+            data = body.get("data")
+            answer = data.get("answer") if isinstance(data, dict) else None
+            if not isinstance(answer, dict):
+                answer = {}
+            if self._repeated(answer.get("id")):
+                return
             if answer.get("sequenceNumber", 0) == 0:
                 self.answers += 1
-            with contextlib.suppress(InvalidOperation):  # a malformed cost is not money
-                self.cost_eur += Decimal(str(answer.get("cost", "0")))
+            cost = answer_cost_eur(answer.get("cost"))
+            if cost is not None:  # Infinity, NaN, negative or absurd: not money (see rules)
+                self.cost_eur += cost
+
+    def _repeated(self, answer_id: Any) -> bool:
+        """Whether this answer id was delivered before; remembers it. An answer without an id
+        counts at each delivery: nothing tells its repeats apart."""
+        if not isinstance(answer_id, str) or not answer_id:
+            return False
+        if answer_id in self._recent_ids:
+            return True
+        seen = answer_id in self._older_ids
+        if len(self._recent_ids) >= self._ids_kept:
+            self._older_ids, self._recent_ids = self._recent_ids, set()  # the oldest go
+        self._recent_ids.add(answer_id)  # a repeat from the older ones is kept another round
+        return seen
+
+    def answer_ids_held(self) -> int:
+        """How many answer ids are remembered (at most twice ``answer_ids_kept``)."""
+        return len(self._recent_ids) + len(self._older_ids)

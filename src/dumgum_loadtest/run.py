@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any, Literal
 
 import httpx
+import numpy as np
 import yaml
 
 from dumgum_loadtest.analysis.analyse import analyse
@@ -40,6 +41,7 @@ from dumgum_loadtest.errors import (
     EXIT_SLOS_HOLD,
     ConfigError,
 )
+from dumgum_loadtest.loadtest.command import STOP_GRACE_S, WORKERS_EXIT_MARGIN_S
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, read_worker_progress
 from dumgum_loadtest.records import RAW_DIR
@@ -77,6 +79,9 @@ from dumgum_loadtest.settle import (
 SETTLE_GRACE_S = 2.0
 INTERRUPTED_SETTLE_MAX_S = 10.0  # a run cut short settles this long at most
 LEDGER_TIMEOUT_S = 5.0
+# Locust stopped by the run (spend cap, overrun, Ctrl-C) finishes the requests in flight
+# within its stop timeout, and its master waits for its workers a little longer.
+LOCUST_STOP_S = STOP_GRACE_S + WORKERS_EXIT_MARGIN_S + 5.0
 Echo = Callable[[str], None]
 
 
@@ -173,6 +178,22 @@ def longest_deadline_s(scenario: Scenario) -> float:
     return _largest_drawn(
         scenario, "replyParameters.maxProcessingTimeSeconds", 300.0
     ) + _largest_drawn(scenario, "replyParameters.bufferSeconds", 5.0)
+
+
+def all_resolved(run_dir: Path, time_scale: float) -> bool:
+    """Real API: every accepted request answered, dropped or merged (none still lost).
+
+    Only an accepted request (2xx) can still be answered: one that failed in transport or
+    was never sent has nothing to wait for, and waiting for it would hold the run until the
+    settling bound (minutes at DumGum's time).
+    """
+    raw = load_raw(run_dir)
+    if raw.requests.empty:
+        return True
+    status = raw.requests["status"].to_numpy(dtype="float64", na_value=np.nan)
+    accepted = (status >= 200) & (status < 300)
+    lost = (classify(raw.requests, raw.events, time_scale) == "lost").to_numpy(dtype=bool)
+    return not bool((lost & accepted).any())
 
 
 def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> None:
@@ -531,7 +552,7 @@ class _Session:
                     name = signals.received[0]
                     self._interrupt(name, f"interrupted by {name} during the load")
                     self.echo(f"{name}: stopping the load (once more: stop settling too)")
-                    locust.stop()
+                    locust.stop(LOCUST_STOP_S)
                     return
                 dead = self._dead_server()
                 if dead is not None:
@@ -547,19 +568,19 @@ class _Session:
                     self._print_progress(elapsed_s, tail)
                     next_print = now + interval_s
                     if self._over_spend_cap(tail):
-                        locust.stop()
+                        locust.stop(LOCUST_STOP_S)
                         return
                 if elapsed_s > limit_s:
                     self._interrupt(
                         "Locust overran its run time",
                         "Locust overran the scenario by 60 s and was stopped",
                     )
-                    locust.stop()
+                    locust.stop(LOCUST_STOP_S)
                     return
                 time.sleep(0.1)
         except KeyboardInterrupt:  # only when the handlers could not be installed
             self._interrupt("SIGINT", "interrupted by SIGINT during the load")
-            locust.stop()
+            locust.stop(LOCUST_STOP_S)
             return
         code = locust.wait(0)
         if code not in (0, None):
@@ -669,11 +690,7 @@ class _Session:
         return resolved
 
     def _all_resolved(self, time_scale: float) -> bool:
-        """Real API: every accepted request answered, dropped or merged (none still lost)."""
-        raw = load_raw(self.run_dir)
-        if raw.requests.empty:
-            return True
-        return bool((classify(raw.requests, raw.events, time_scale) != "lost").all())
+        return all_resolved(self.run_dir, time_scale)
 
     def _mock_idle(self) -> bool | None:
         """Nothing buffered or in progress at the mock; None when its ledger is unreadable

@@ -218,6 +218,10 @@ def test_a_closed_model_user_waits_for_its_answer(make_stack: StackFactory, tmp_
             # The next turn was meant for think time after the answer arrived, and not before.
             expected_ns = previous["event_recv_ns"] + int(think_s * TIME_SCALE * 1e9)
             assert first["intended_ns"] == expected_ns
+            if first["send_state"] == NOT_SENT:
+                # due as Locust stopped (its stop blocks the loop for a moment): never left
+                assert following["outcome"] == "stopped"
+                continue
             assert first["sent_ns"] >= expected_ns
             follow_ups += 1
     assert follow_ups >= 3

@@ -20,6 +20,7 @@ from dumgum_loadtest.analysis.capacity import capacity_section
 from dumgum_loadtest.analysis.hygiene import (
     customer_endpoint_load,
     event_hygiene,
+    invalid_costs,
     lost_after_stop,
 )
 from dumgum_loadtest.analysis.latency import latency_section, request_timestamps
@@ -283,6 +284,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "hygiene": {
             **event_hygiene(joined, stamps, deadline_ns),
             "lost_after_stop": lost_after_stop(requests, codes, joined),
+            **invalid_costs(joined),
         },
         "health": _health(requests, run_dir, meta),
         "unreadable_lines": tables.unreadable_lines,

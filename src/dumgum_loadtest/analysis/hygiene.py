@@ -11,6 +11,10 @@ from dumgum_loadtest.analysis.columns import encode
 from dumgum_loadtest.analysis.join import DROPPED, FIRST_ANSWER, OTHER, JoinedEvents
 from dumgum_loadtest.analysis.outcomes import OUTCOMES
 from dumgum_loadtest.analysis.stats import percentiles_s
+from dumgum_loadtest.cost.rules import answer_cost_eur
+
+INVALID_COST_EXAMPLES = 5  # distinct values shown: missing first, then in the order read
+EXAMPLE_CHARS = 40  # each cut to this many characters: a hostile value may be megabytes
 
 
 def event_hygiene(
@@ -34,6 +38,26 @@ def event_hygiene(
         "late": late,
         "events": len(joined),
     }
+
+
+def invalid_costs(joined: JoinedEvents) -> dict[str, Any]:
+    """answer.created deliveries whose ``answer.cost`` is missing or invalid (not a finite
+    decimal from 0 to ``MAX_ANSWER_COST_EUR``), and a few of the values as received. Such
+    costs are in no total; the events stay in events.parquet as they came."""
+    # the run's handful of distinct cost texts are judged once; the per-event work is a lookup
+    valid = np.array(
+        [answer_cost_eur(value) is not None for value in joined.cost_values] + [False],
+        dtype=bool,
+    )  # the last slot: no cost at all (code -1)
+    bad = joined.created & ~valid[joined.cost_code]
+    # per code (shifted by one: missing first), no sort; codes number the distinct costs in
+    # the order they were first read
+    per_code = np.bincount(joined.cost_code[bad] + 1, minlength=len(valid))
+    shown = (np.flatnonzero(per_code) - 1)[:INVALID_COST_EXAMPLES].tolist()
+    examples = [
+        "(missing)" if code < 0 else str(joined.cost_values[code])[:EXAMPLE_CHARS] for code in shown
+    ]
+    return {"invalid_cost": int(bad.sum()), "invalid_cost_examples": examples}
 
 
 def lost_after_stop(requests: pd.DataFrame, codes: np.ndarray, joined: JoinedEvents) -> int:

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dumgum_loadtest.analysis.analyse import SUMMARY_SCHEMA_VERSION
+from dumgum_loadtest.analysis.hygiene import EXAMPLE_CHARS, INVALID_COST_EXAMPLES
+from dumgum_loadtest.cost.rules import MAX_ANSWER_COST_EUR
 
 
 class _Strict(BaseModel):
@@ -226,6 +228,18 @@ class Hygiene(_Strict):
         default=0,  # added within version 1: summaries written before it still validate
         description="lost requests sent to a conversation DumGum had stopped (a stop reason"
         " received before the send, within its conversationStoppedUntil)",
+    )
+    # both added within version 1: summaries written before them still validate
+    invalid_cost: int = Field(
+        default=0,
+        description="answer.created deliveries whose answer.cost is missing or not a finite"
+        f" decimal from 0 to {MAX_ANSWER_COST_EUR} EUR (Infinity, NaN, negative, absurd, not a"
+        " number): in no total, kept in events.parquet as received",
+    )
+    invalid_cost_examples: list[str] = Field(
+        default_factory=list,
+        description=f"up to {INVALID_COST_EXAMPLES} distinct invalid values as received, each"
+        f" cut to {EXAMPLE_CHARS} characters ('(missing)': no cost at all)",
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dumgum_loadtest.cost.measured import parse_costs
+from dumgum_loadtest.cost.rules import answer_cost_eur
 from dumgum_loadtest.cost.sheet import (
     REPLY_KEY,
     SOULENGINE_KEY,
@@ -30,7 +30,7 @@ from dumgum_loadtest.schema.enums import ChatModel
 
 
 def observed_prices(requests: pd.DataFrame, events: pd.DataFrame) -> dict[str, list[Decimal]]:
-    """Costs of live first messages per chat model (each answer id once)."""
+    """Valid costs of live first messages per chat model (each answer id once)."""
     created = events[(events["event"] == "answer.created") & events["tag_request"].notna()]
     created = created[created["sequence_number"].fillna(0) == 0]
     created = pd.concat(
@@ -45,10 +45,11 @@ def observed_prices(requests: pd.DataFrame, events: pd.DataFrame) -> dict[str, l
         live["chat_model"].astype(str).to_numpy(), index=live["request_id"].astype(str).to_numpy()
     )
     models = created["tag_request"].astype(str).map(model_of)
-    costs, _ = parse_costs(created["cost"])
     out: dict[str, list[Decimal]] = {}
-    for model, cost in zip(models, costs, strict=True):
-        if isinstance(model, str):
+    for model, value in zip(models, created["cost"], strict=True):
+        cost = answer_cost_eur(value)
+        # a missing or invalid cost says nothing about the price (it is not 0.0000)
+        if isinstance(model, str) and cost is not None:
             out.setdefault(model, []).append(cost)
     return out
 

@@ -10,33 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dumgum_loadtest.analysis.join import FOLLOW_UP, JoinedEvents
-from dumgum_loadtest.cost.rules import eur_str
+from dumgum_loadtest.cost.rules import answer_cost_eur, eur_str
 from dumgum_loadtest.cost.sheet import REPLY_KEY, PriceSheet
 
 NO_REQUEST = "(no request)"
 
 
 def parse_costs(values: Iterable[Any]) -> tuple[list[Decimal], int]:
-    """``answer.cost`` strings as Decimal; unreadable ones count as 0 and are counted."""
+    """``answer.cost`` values as Decimal; missing or invalid ones (``answer_cost_eur``: not
+    a finite decimal from 0 to the plausible maximum) count as 0 and are counted."""
     out: list[Decimal] = []
     bad = 0
     for value in values:
-        if value is None or (isinstance(value, float) and value != value):
+        cost = answer_cost_eur(value)
+        if cost is None:
             out.append(Decimal(0))
             bad += 1
-            continue
-        try:
-            out.append(Decimal(str(value)))
-        except (InvalidOperation, ValueError):
-            out.append(Decimal(0))
-            bad += 1
+        else:
+            out.append(cost)
     return out, bad
 
 
@@ -45,8 +43,8 @@ class CostCodes:
     """``answer.cost`` per row as a code into its distinct values, each parsed once."""
 
     codes: np.ndarray  # per row, int32; missing: the last code
-    values: list[Decimal]  # per code; the last, missing: 0
-    unreadable: np.ndarray  # per code; the last, missing: True
+    values: list[Decimal]  # per code; the last, missing: 0; an invalid cost: 0
+    unreadable: np.ndarray  # per code: missing or invalid (never summed); the last: True
 
     @classmethod
     def of_codes(cls, codes: np.ndarray, texts: list[Any]) -> CostCodes:
@@ -89,7 +87,7 @@ class Measured:
     followups_eur: Decimal = Decimal(0)
     live_matched_eur: Decimal = Decimal(0)
     test_matched_eur: Decimal = Decimal(0)
-    unreadable_costs: int = 0
+    unreadable_costs: int = 0  # answers whose cost was missing or invalid: summed as 0
     by_model: dict[str, Decimal] = field(default_factory=dict)
 
     @property
@@ -111,7 +109,10 @@ class Measured:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "source": "answer.cost of answer.created events, each answer id once",
+            "source": (
+                "answer.cost of answer.created events, each answer id once; a missing or"
+                " invalid cost (unreadable_costs, hygiene.invalid_cost) counts as 0"
+            ),
             "answers": self.answers,
             "first_messages_eur": eur_str(self.first_eur),
             "split_followups": self.followups,

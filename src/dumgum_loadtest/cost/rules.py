@@ -6,11 +6,23 @@ reader sees how each euro was attributed. Sections refer to ``dumgum-api.md``.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+import numbers
+import re
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 DAYS_PER_MONTH = 30  # a billing month for projections
 EUR_PLACES = Decimal("0.0001")  # DumGum's answer.cost format: 4 decimals
 RATE_PLACES = Decimal("0.000001")  # per-answer figures: finer, they are averages
+# The most one message can plausibly cost. DumGum charges cents per reply; anything above
+# this is a broken or hostile value, not money. It also keeps every sum exact: 30 M answers
+# at this much is 3e10 EUR, 15 digits with the 4 decimals, well within Decimal's 28.
+MAX_ANSWER_COST_EUR = Decimal(1000)
+# A decimal numeral as DumGum writes it ("0.0250"), or as a JSON number would be written:
+# no sign other than "-" (which fails the range check), no spaces, underscores, NaN or
+# Infinity that Decimal() itself would accept. Longer text is not a price either.
+_COST_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_COST_TEXT_MAX_CHARS = 40
 
 REPLIES = "replies"
 VISION = "vision"
@@ -84,6 +96,30 @@ PROJECTION_UNCERTAINTY = (
     " (picture version, persona). It does not cover placeholder prices or the assumptions"
     " listed."
 )
+
+
+def answer_cost_eur(value: Any) -> Decimal | None:
+    """``answer.cost`` as EUR when it is a valid cost, else None (then it is no money at all).
+
+    Valid: a finite decimal from 0 to ``MAX_ANSWER_COST_EUR``, given as text (as DumGum
+    sends it) or as a JSON number. Infinity, NaN, negative amounts, absurd magnitudes and
+    anything that is not a number are invalid: they are counted, never summed.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real | Decimal):  # numpy numbers too
+        value = str(value)
+    if not isinstance(value, str) or len(value) > _COST_TEXT_MAX_CHARS:
+        return None
+    if not _COST_TEXT.fullmatch(value):
+        return None
+    try:
+        cost = Decimal(value)
+    except InvalidOperation:  # an exponent beyond what Decimal holds
+        return None
+    if not Decimal(0) <= cost <= MAX_ANSWER_COST_EUR:
+        return None
+    return cost.copy_abs()  # "-0.0000" is a zero, not a negative one
 
 
 def eur(value: Decimal) -> Decimal:

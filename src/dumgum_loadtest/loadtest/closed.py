@@ -6,6 +6,12 @@ the webhooks, until the pair's turn has ended (first message of the answer, or a
 gives up at the deadline. The next turn is intended ``think_time_s x time scale`` after the
 answer arrived. Every send is recorded like an open-model send; each turn also gets a line in
 ``turns-<worker>.jsonl`` saying how its wait ended.
+
+At the stop (Locust's run time, or the run stopped), a user finishes the HTTP request it is
+in, within Locust's stop timeout (``command.STOP_GRACE_S``), and records it with its status;
+it sends nothing more and stops waiting for answers. Sends whose time had come are recorded
+not sent; a request still without its response when the stop timeout ends is recorded as a
+transport error.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ import gevent
 from gevent import GreenletExit
 
 from dumgum_loadtest.loadtest.sends import (
+    STOPPED_BEFORE_RESPONSE,
+    STOPPED_BEFORE_SEND,
     PreparedSend,
     report_enqueue,
     request_record,
 )
-from dumgum_loadtest.loadtest.timing import sleep_until
+from dumgum_loadtest.loadtest.timing import SPIN_NS, sleep_until
 from dumgum_loadtest.loadtest.transport import EnqueueClient, ReceiverClient, StatusError
 from dumgum_loadtest.loadtest.worker import WorkerContext
 from dumgum_loadtest.records import NOT_SENT, SENT, TRANSPORT_ERROR
@@ -68,6 +76,7 @@ class ConversationRunner:
         self.request_event = request_event
         self.rng = rng
         self.counters = context.recorder.counters
+        self.stopping = context.stopping  # set when Locust starts stopping the users
         self.warmup_end_ns = context.start_ns + int(scenario.warmup_s * _NS)
         self._pending: list[PreparedSend] = []  # the current burst's sends not yet sent
         self._turn: dict[str, Any] | None = None  # the current turn's record, until it ends
@@ -103,6 +112,8 @@ class ConversationRunner:
         turns = int(_weighted(self.rng, self.conversation.turns))
         try:
             for turn in range(turns):
+                if self.stopping.is_set():
+                    return
                 answered_ns = self._take_turn(conversation_id, turn, user_id, persona_id)
                 if answered_ns is None:
                     return  # no answer by the deadline (or every send rejected): move on
@@ -164,9 +175,12 @@ class ConversationRunner:
         last_sent_ns = 0
         while self._pending:
             send = self._pending[0]
-            sleep_until(send.intended_ns)
+            if not self._sleep_until(send.intended_ns):
+                return None  # stopping: ``stop`` accounts the sends left and ends the turn
             if self._send(send):
                 turn_record["accepted"] += 1
+            if not send.sent_ns:
+                return None  # stopping came during its registration: it never left
             self._pending.pop(0)
             last_sent_ns = send.sent_ns
         first_sent_ns = sends[0].sent_ns
@@ -183,13 +197,16 @@ class ConversationRunner:
                 self.counters.gave_up += 1
                 self._fire_wait(first_sent_ns, "gave up at the deadline")
                 return self._end_turn("gave_up", None)
-            try:
-                ended = self.receiver.wait_for_turn_end(
-                    user_id, persona_id, first_sent_ns, remaining_s
-                )
-            except Exception as exc:  # the receiver restarting or overloaded (503): retry
-                self._fire_wait(first_sent_ns, f"wait failed: {type(exc).__name__}: {exc}")
-                gevent.sleep(min(WAIT_RETRY_S, max(remaining_s, 0.0)))
+            poll = gevent.spawn(self._poll, user_id, persona_id, first_sent_ns, remaining_s)
+            gevent.wait([poll, self.stopping], count=1)
+            if not poll.ready():  # stopping: no answer is awaited any more
+                poll.kill(block=False)
+                return self._end_turn("stopped", None)
+            ended, failure = poll.value or (None, None)
+            if failure is not None:  # the receiver restarting or overloaded (503): retry
+                self._fire_wait(first_sent_ns, f"wait failed: {failure}")
+                if self.stopping.wait(min(WAIT_RETRY_S, max(remaining_s, 0.0))):
+                    return self._end_turn("stopped", None)
                 continue
             if ended is not None:
                 event, recv_ns = ended
@@ -197,6 +214,26 @@ class ConversationRunner:
                 self._fire_wait(first_sent_ns, None, recv_ns)
                 outcome = "dropped" if event == EventType.CONVERSATION_DROPPED else "answered"
                 return self._end_turn(outcome, (event, recv_ns), recv_ns)
+
+    def _sleep_until(self, deadline_ns: int) -> bool:
+        """``sleep_until`` that the stop interrupts; False when stopping."""
+        delay_ns = deadline_ns - time.time_ns() - SPIN_NS
+        if delay_ns > 0 and self.stopping.wait(delay_ns / _NS):
+            return False
+        sleep_until(deadline_ns)  # the last half millisecond, precisely
+        return not self.stopping.is_set()
+
+    def _poll(
+        self, user_id: str, persona_id: str, after_ns: int, timeout_s: float
+    ) -> tuple[tuple[str, int] | None, str | None]:
+        """One long-poll of the receiver, in its own greenlet so the stop can end the wait:
+        (how the turn ended or None, a failure or None). Failures are returned, not raised:
+        the greenlet would print them."""
+        assert self.receiver is not None
+        try:
+            return self.receiver.wait_for_turn_end(user_id, persona_id, after_ns, timeout_s), None
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {exc}"
 
     def _answer_timeout_s(self, send: PreparedSend) -> float:
         if self.arrival.answer_timeout_s is not None:
@@ -239,6 +276,8 @@ class ConversationRunner:
         register = self.conversation.register_user_messages and send.planned.engage is None
         if register and self.receiver is not None:
             self.receiver.register_messages([send.user_message()])
+            if self.stopping.is_set():
+                return False  # no new request once stopping; ``stop`` records it not sent
         sent_ns = send.sent_ns = time.time_ns()
         counters.count_sent(sent_ns - send.intended_ns)
         status: int | None = None
@@ -246,9 +285,9 @@ class ConversationRunner:
         exception: Exception | None = None
         try:
             status, length = self.client.post(send.body)
-        except GreenletExit:
+        except GreenletExit:  # the stop timeout ran out with this request in flight
             counters.transport_errors += 1
-            error = "the run stopped before the response"
+            error = STOPPED_BEFORE_RESPONSE
             context.recorder.add(request_record(context, send, TRANSPORT_ERROR, error=error))
             raise
         except Exception as exc:
@@ -269,19 +308,20 @@ class ConversationRunner:
         return status is not None and status < 300
 
     def stop(self) -> None:
-        """Locust stops the user: sends whose time has come are recorded not sent.
+        """Locust stops the user (after the request in flight finished, or the stop timeout
+        ran out): sends whose time has come are recorded not sent.
 
         Sends planned after the stop were never scheduled: they get no record, and leave the
         turn's ``request_ids``.
         """
-        stop_ns = time.time_ns()
+        stop_ns = self.context.stopping_ns or time.time_ns()  # the load's end
         unscheduled: set[str] = set()
         for send in self._pending:
             if send.sent_ns:
                 continue  # stopped mid-request: _send recorded it
             if send.intended_ns < stop_ns:
                 self.counters.not_sent += 1
-                error = "the run stopped before its send"
+                error = STOPPED_BEFORE_SEND
                 self.context.recorder.add(request_record(self.context, send, NOT_SENT, error=error))
             else:
                 unscheduled.add(send.request_id)

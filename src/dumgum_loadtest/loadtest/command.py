@@ -7,7 +7,7 @@ with every spawn message); the token travels only in the environment (``TOKEN_EN
 an open model with two workers::
 
     DUMGUM_LOADTEST_TOKEN=... python -m locust -f .../dumgum_loadtest/loadtest/locustfile.py
-      --headless --host URL --users 2 --spawn-rate 2 --run-time 63s --stop-timeout 0
+      --headless --host URL --users 2 --spawn-rate 2 --run-time 63s --stop-timeout 10
       --only-summary --exit-code-on-error 0 --scenario RUN/scenario.yaml --run-dir RUN
       --run-id ID --target-url URL --processes 2 --master-bind-host 127.0.0.1
       --master-bind-port P --master-port P --receiver-url RECEIVER OpenModelUser
@@ -26,6 +26,17 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 OPEN_USER = "OpenModelUser"
 CLOSED_USER = "ConversationUser"
 TOKEN_ENV = "DUMGUM_LOADTEST_TOKEN"
+
+STOP_GRACE_S = 10.0
+"""Locust's ``--stop-timeout``: when the run time ends (or the run is stopped), each user
+starts no new request and stops waiting for webhook answers, but the HTTP request it is in
+may finish for this long (a healthy enqueue takes milliseconds; ``transport`` gives up on
+one after 30 s). A request still without its response then is recorded as a transport
+error. Users with nothing in flight stop at once, so a run ends this much later at most."""
+
+WORKERS_EXIT_MARGIN_S = 5.0
+"""With ``--processes``, the master waits for its worker processes up to the stop grace plus
+this (their last records, the quit message's round trip) before it exits."""
 
 OPEN_TAIL_S = 3.0
 """Added to an open-model run time: the schedule starts up to 0.5 s after Locust does, and
@@ -84,7 +95,7 @@ def locust_command(
         "--run-time",
         f"{run_time_s(scenario)}s",
         "--stop-timeout",
-        "0",
+        f"{STOP_GRACE_S:g}",
         "--only-summary",
         "--exit-code-on-error",
         "0",  # rejected enqueues are results, not a failed run; crashes still exit 2

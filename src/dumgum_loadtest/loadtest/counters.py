@@ -102,6 +102,7 @@ class Counters:
     answered: int = 0  # closed model: turns whose answer (or drop) arrived in time
     gave_up: int = 0  # closed model: turns whose answer did not come by the deadline
     done: bool = False  # the open schedule has ended (every planned send accounted)
+    stopping_ns: int = 0  # when Locust began stopping the users (epoch ns; 0: not yet)
     lag: LagHistogram = field(default_factory=LagHistogram)
     _cpu_s: float = field(default=0.0, repr=False)
     _wall_s: float = field(default=0.0, repr=False)
@@ -166,6 +167,7 @@ class Counters:
             "answered": self.answered,
             "gave_up": self.gave_up,
             "done": self.done,
+            "stopping_ns": self.stopping_ns,
             "lag_p50_ms": round(lag.percentile_ns(0.50) / 1e6, 3),
             "lag_p99_ms": round(lag.percentile_ns(0.99) / 1e6, 3),
             "lag_max_ms": round(lag.max_ns / 1e6, 3),

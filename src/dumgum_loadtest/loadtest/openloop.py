@@ -7,6 +7,8 @@ omission): a slow target only fills the pool. When the pool is full or the proce
 the send goes as soon as it can and its lag is recorded; past ``max_lateness_s`` it is
 recorded as not sent instead. At the end, or when Locust stops the user, every planned send
 whose intended time has come is accounted: sent (with its response or error) or not sent.
+When Locust starts stopping the users, the dispatcher sends nothing more and the requests in
+flight finish within Locust's stop timeout (``command.STOP_GRACE_S``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import gevent
 from gevent import GreenletExit
 from gevent.lock import Semaphore
 
+from dumgum_loadtest.loadtest.command import STOP_GRACE_S
 from dumgum_loadtest.loadtest.sends import (
+    STOPPED_BEFORE_RESPONSE,
+    STOPPED_BEFORE_SEND,
     PreparedSend,
     report_enqueue,
     request_record,
 )
-from dumgum_loadtest.loadtest.timing import sleep_until
+from dumgum_loadtest.loadtest.timing import SPIN_NS, sleep_until
 from dumgum_loadtest.loadtest.transport import (
     ENQUEUE_TIMEOUT_S,
     EnqueueClient,
@@ -38,7 +43,13 @@ from dumgum_loadtest.scenarios.schedule import PlannedSend, WorkerSchedule
 YIELD_EVERY = 32
 """Behind schedule, the dispatcher yields after this many sends in a row (so they leave)."""
 STOP_DRAIN_S = 2.0
-"""When Locust stops the user: how long requests in flight may still finish."""
+"""When Locust stops the user before the dispatcher saw the stop (its stop timeout ran out,
+or none was given): how long requests in flight may still finish."""
+STOP_MARGIN_S = 1.0
+"""Seen stopping, the dispatcher gives up on the requests in flight this long before Locust's
+stop timeout (``command.STOP_GRACE_S``) ends the user."""
+INTERRUPTIBLE_SLEEP_NS = 50_000_000
+"""Waits for a send's time longer than this end early when Locust starts stopping."""
 _NS = 1_000_000_000
 
 
@@ -74,6 +85,7 @@ class OpenLoop:
         self._dispatched: set[PreparedSend] = set()  # handed to the pool, not yet recorded
         self.finished = False
         self._stopping = False
+        self._locust_stopping = context.stopping  # set when Locust starts stopping the users
 
     def _prepare(self, planned: PlannedSend) -> PreparedSend:
         return PreparedSend.prepare(self.context, planned)
@@ -84,10 +96,16 @@ class OpenLoop:
         slots = self.slots
         max_lateness_ns = self.max_lateness_ns
         unyielding = 0  # sends handled back to back while behind schedule
+        locust_stopping = self._locust_stopping
+        if locust_stopping.is_set():
+            return  # called again before Locust ended the user: ``stop`` accounts the rest
         for planned in self._plan:
             send = self._pending = self._prepare(planned)
+            if locust_stopping.is_set():
+                break
             if send.intended_ns > time.time_ns():
-                sleep_until(send.intended_ns)
+                if not self._sleep_until(send.intended_ns):
+                    break
                 unyielding = 0
             else:
                 unyielding += 1
@@ -104,28 +122,45 @@ class OpenLoop:
             slots.acquire()  # waits while max_in_flight requests are out
             send.greenlet = gevent.spawn_raw(self._send, send)
             self._pending = None
-        self._drain(ENQUEUE_TIMEOUT_S + 1.0)
-        self.finished = True
-        counters.done = True
-        self.context.recorder.flush()
+        else:
+            self._drain(ENQUEUE_TIMEOUT_S + 1.0)
+            self.finished = True
+            counters.done = True
+            self.context.recorder.flush()
+            return
+        # Locust is stopping: the requests in flight may finish, and those that do not are
+        # recorded here, before Locust's stop timeout ends the user (a kill arriving in
+        # ``stop`` would cut its accounting short); ``stop`` then accounts the sends not
+        # dispatched, at once.
+        self._drain(STOP_GRACE_S - STOP_MARGIN_S)
+
+    def _sleep_until(self, deadline_ns: int) -> bool:
+        """``sleep_until`` that Locust's stop interrupts; False when stopping. Short gaps (a
+        fast schedule) sleep plainly: waiting on the event costs more per send, and the stop
+        is seen at the next send anyway."""
+        delay_ns = deadline_ns - time.time_ns() - SPIN_NS
+        if delay_ns > INTERRUPTIBLE_SLEEP_NS and self._locust_stopping.wait(delay_ns / _NS):
+            return False
+        sleep_until(deadline_ns)
+        return not self._locust_stopping.is_set()
 
     def stop(self) -> None:
         """Locust stops the user: account what is left, let requests in flight finish briefly."""
         if self.finished:
             return
         self._stopping = True  # a send the pool has not started yet will not leave now
-        stop_ns = time.time_ns()
+        stop_ns = self.context.stopping_ns or time.time_ns()  # the load's end
         send, self._pending = self._pending, None
         if send is not None:
             if send in self._dispatched and send.greenlet is None:  # waiting for a free slot
                 self._dispatched.discard(send)
-                self._not_sent(send, "the run stopped before its send")
+                self._not_sent(send, STOPPED_BEFORE_SEND)
             elif send.intended_ns < stop_ns:
-                self._not_sent(send, "the run stopped before its send")
+                self._not_sent(send, STOPPED_BEFORE_SEND)
         for count, planned in enumerate(self._plan, start=1):
             if self.context.start_ns + int(planned.intended_offset_s * _NS) >= stop_ns:
                 break
-            self._not_sent(self._prepare(planned), "the run stopped before its send")
+            self._not_sent(self._prepare(planned), STOPPED_BEFORE_SEND)
             if count % 1000 == 0:
                 gevent.sleep(0)  # a long backlog: let the responses in flight be read
         self._drain(STOP_DRAIN_S)
@@ -143,9 +178,9 @@ class OpenLoop:
                 gevent.kill(send.greenlet)
             if send.sent_ns:
                 self.counters.transport_errors += 1
-                self._record(send, TRANSPORT_ERROR, error="the run stopped before the response")
+                self._record(send, TRANSPORT_ERROR, error=STOPPED_BEFORE_RESPONSE)
             else:
-                self._not_sent(send, "the run stopped before its send")
+                self._not_sent(send, STOPPED_BEFORE_SEND)
 
     def _not_sent(self, send: PreparedSend, reason: str) -> None:
         self.counters.not_sent += 1
@@ -162,7 +197,7 @@ class OpenLoop:
         counters = self.counters
         if self._stopping:
             self._dispatched.discard(send)
-            self._not_sent(send, "the run stopped before its send")
+            self._not_sent(send, STOPPED_BEFORE_SEND)
             return
         if self.receiver is not None and send.planned.engage is None:
             self.receiver.register_messages([send.user_message()])  # as the platform would

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dumgum_loadtest.loadtest.command import STOP_GRACE_S
 from dumgum_loadtest.scenarios.schedule import PlannedSend
 
 if TYPE_CHECKING:  # worker imports locust; this module stays importable without it
@@ -11,6 +12,14 @@ if TYPE_CHECKING:  # worker imports locust; this module stays importable without
 
 REQUEST_NAME = "enqueue"
 """The name Locust's statistics show for the enqueue requests."""
+
+# The errors of sends the stop cut short: in flight past the stop timeout (TRANSPORT_ERROR),
+# or due but never started (NOT_SENT).
+STOPPED_BEFORE_RESPONSE = (
+    f"the run stopped before the response: none within the stop timeout ({STOP_GRACE_S:g} s)"
+    " after the load ended; the target may have received the request"
+)
+STOPPED_BEFORE_SEND = "the run stopped before its send"
 
 _NS = 1_000_000_000
 

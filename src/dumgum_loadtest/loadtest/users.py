@@ -136,6 +136,11 @@ class ConversationUser(FastHttpUser):
         if self._runner is None:
             gevent.sleep(1.0)
             return
+        if self._runner.stopping.is_set():
+            # Locust is stopping the users: it ends this one once the task returns (without
+            # the pause, a user it has not reached yet would spin through empty tasks)
+            gevent.sleep(0.1)
+            return
         self._runner.run_conversation()
 
     def on_stop(self) -> None:

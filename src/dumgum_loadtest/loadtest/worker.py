@@ -1,7 +1,9 @@
 """What one Locust process shares among its users: options, clocks, ids, factory, recorder.
 
 Built on ``test_start`` in every process that runs users (a worker, or the single process of
-a standalone run) and closed on ``test_stop``/``quitting``. The master (or the standalone
+a standalone run) and closed on ``test_stop``/``quitting``; ``test_stopping`` sets its
+``stopping`` event, which ends the users' sending and waiting (see ``closed``, ``openloop``).
+With worker processes, the master waits for them before it exits. The master (or the standalone
 runner) fixes, at ``test_start``, the schedule's origin and the number of workers; Locust
 forwards both to the workers with the spawn message, so stages switch at the same instant in
 every process.
@@ -9,20 +11,25 @@ every process.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import itertools
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gevent
 import orjson
+from gevent.event import Event
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from dumgum_loadtest.errors import HarnessError
+from dumgum_loadtest.loadtest.command import STOP_GRACE_S, WORKERS_EXIT_MARGIN_S
 from dumgum_loadtest.loadtest.options import listen
 from dumgum_loadtest.loadtest.recorder import Recorder
 from dumgum_loadtest.loadtest.settings import GeneratorOptions, resolve_options
@@ -62,6 +69,12 @@ class WorkerContext:
     factory: RequestFactory
     active_pairs: set[tuple[str, str]] = field(default_factory=set)  # closed-model pairs in play
     open_generator_taken: bool = False
+    # Set when Locust starts stopping the users: no new send leaves and waits for answers
+    # end, while requests already in flight finish within Locust's stop timeout.
+    stopping: Event = field(default_factory=Event)
+    # When it was set (epoch ns; 0: not stopping): the end of the load. Sends planned after
+    # it were never scheduled, however long the requests in flight keep the users after it.
+    stopping_ns: int = 0
 
     @property
     def population(self) -> ScenarioPopulation:
@@ -184,7 +197,69 @@ def _close(**_: Any) -> None:
         _context.close()
 
 
+def _on_test_stopping(**_: Any) -> None:
+    if _context is not None and not _context.stopping.is_set():
+        _context.stopping_ns = _context.recorder.counters.stopping_ns = time.time_ns()
+        _context.stopping.set()
+
+
+def _child_pids() -> list[int]:
+    """This process's children (Linux /proc; none found elsewhere)."""
+    me = os.getpid()
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if len(fields) > 1 and fields[1] == str(me):
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def wait_for_worker_processes(timeout_s: float) -> list[int]:
+    """Wait (bounded) until this process's children have exited; returns those still running.
+
+    Locust's master exits about a second after telling its workers to quit, without waiting
+    for them (``--processes``), while each worker may still be finishing the requests in
+    flight for up to the stop timeout. The orchestrator takes the master's exit for the end
+    of the load (it reads the records and stops the mock); the records must all be written
+    by then. The children are left unreaped (``WNOWAIT``) for gevent's child watcher or
+    Locust's own exit handler to collect.
+    """
+    deadline = time.monotonic() + timeout_s
+    running = _child_pids()
+    while running and time.monotonic() < deadline:
+        running = [pid for pid in running if _still_running(pid)]
+        if running:
+            time.sleep(0.05)
+    return running
+
+
+def _still_running(pid: int) -> bool:
+    try:
+        exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False  # already collected
+    return exited is None
+
+
+def _wait_for_workers_at_exit() -> None:
+    still = wait_for_worker_processes(STOP_GRACE_S + WORKERS_EXIT_MARGIN_S)
+    if still:
+        logger.warning("dumgum-loadtest: worker processes %s still running at exit", still)
+
+
+def _master_waits_for_workers(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        # registered after Locust's own handler, so it runs first (exit handlers run LIFO)
+        atexit.register(_wait_for_workers_at_exit)
+
+
 listen(events.init, _check_options)
+listen(events.init, _master_waits_for_workers)
+listen(events.test_stopping, _on_test_stopping)
 listen(events.test_start, _on_test_start)
 listen(events.test_stop, _close)
 listen(events.quitting, _close)

@@ -44,7 +44,13 @@ HYGIENE_DEFINITIONS = {
         "lost requests sent to a conversation DumGum had stopped (a stop reason received"
         " before the send, within its conversationStoppedUntil): expect no answer"
     ),
+    "invalid_cost": (
+        "answer.created whose answer.cost is missing or not a finite decimal from 0 to the"
+        " plausible maximum (Infinity, NaN, negative, absurd, not a number): in no total"
+    ),
 }
+# Shown within the row of the count they illustrate, not as a row of their own.
+_HYGIENE_EXAMPLES = {"invalid_cost_examples": "invalid_cost"}
 # Environment keys that could hold the process environment: never dumped.
 _ENV_DUMP_KEYS = {"env", "environ", "environment", "env_vars", "environment_variables"}
 _SECRET_LINE = re.compile(
@@ -135,12 +141,22 @@ def endpoints_section(summary: Mapping[str, Any]) -> Markup:
 
 
 def hygiene_section(summary: Mapping[str, Any]) -> Markup:
-    hygiene = summary.get("hygiene") if isinstance(summary.get("hygiene"), Mapping) else {}
-    keys = [*HYGIENE_DEFINITIONS, *(k for k in hygiene or {} if k not in HYGIENE_DEFINITIONS)]
-    rows = [
-        [key.replace("_", " "), f.count((hygiene or {}).get(key)), HYGIENE_DEFINITIONS.get(key, "")]
-        for key in keys
-    ]
+    found = summary.get("hygiene")
+    hygiene: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    keys = [*HYGIENE_DEFINITIONS, *(k for k in hygiene if k not in HYGIENE_DEFINITIONS)]
+    examples = {
+        counted: hygiene[key]
+        for key, counted in _HYGIENE_EXAMPLES.items()
+        if isinstance(hygiene.get(key), list) and hygiene[key]
+    }
+    rows = []
+    for key in keys:
+        if key in _HYGIENE_EXAMPLES:
+            continue
+        meaning = HYGIENE_DEFINITIONS.get(key, "")
+        if key in examples:  # escaped as any cell: a hostile value is text, never markup
+            meaning += "; e.g. " + ", ".join(repr(str(value)) for value in examples[key])
+        rows.append([key.replace("_", " "), f.count(hygiene.get(key)), meaning])
     return section(
         "hygiene", "Event hygiene", table(["check", "count", "meaning"], rows, numeric_to=2)
     )

@@ -147,3 +147,34 @@ def test_tables_are_written_whole_with_every_line(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "events.parquet").num_rows == len(_events())
     assert pq.read_table(tmp_path / "calls.parquet").num_rows == 0  # no shard: an empty table
     assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_a_cost_sent_as_a_number_keeps_its_block_on_arrow_and_its_text(tmp_path: Path) -> None:
+    """DumGum sends the cost as text; one sent as a JSON number must neither push the whole
+    block to the slow line-by-line reader nor lose its value through a double."""
+    events = _events()
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = [orjson.dumps(line) for line in events]
+    lines[1] = lines[1].replace(b'"cost":"0.0250"', b'"cost": 123456789012345678901234567')
+    lines[2] = lines[2].replace(b'"cost":"0.0250"', b'"cost":1e400')
+    lines[3] = lines[3].replace(b'"cost":"0.0000"', b'"cost":-0.0250')
+    (raw / "events-1.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    rows, count = _rows(tmp_path)
+    assert count.blocks_read_in_python == 0 and count.unreadable == 0
+    assert [row["cost"] for row in rows[1:4]] == [
+        "123456789012345678901234567",
+        "1e400",
+        "-0.0250",
+    ]
+    # every other column as when the cost is text
+    expected, _ = _rows_of(tmp_path / "text", events)
+    for got, want in zip(rows, expected, strict=True):
+        assert {k: v for k, v in got.items() if k != "cost"} == {
+            k: v for k, v in want.items() if k != "cost"
+        }
+
+
+def _rows_of(run_dir: Path, events: list[Any]) -> tuple[list[dict[str, Any]], LineCount]:
+    _write(run_dir, "events-1.jsonl", events)
+    return _rows(run_dir)

@@ -84,3 +84,17 @@ def test_a_run_without_live_answers_cannot_be_calibrated(tmp_path: Path) -> None
         calibrate(run_dir)
     with pytest.raises(ConfigError, match="no such run directory"):
         calibrate(tmp_path / "missing")
+
+
+def test_hostile_costs_do_not_move_the_calibrated_price(tmp_path: Path) -> None:
+    """Infinity, NaN, negative, absurd or missing costs say nothing about a price: the sheet
+    rests on the valid values alone, and calibrating does not crash on them."""
+    requests = [request(f"r{n}", float(n), f"c{n}", f"u{n}", "p1", "chat-2-pro") for n in range(9)]
+    hostile = ["Infinity", "NaN", "-5.0000", "1e308", "not a number", "1000.0001", None, ""]
+    events = [_answer("r0", 10.0, "0.0310", "ok")]
+    events += [
+        _answer(f"r{n + 1}", 11.0 + n, cost, f"bad{n}")  # type: ignore[arg-type]
+        for n, cost in enumerate(hostile)
+    ]
+    text = calibrate(_run_dir(tmp_path, requests, events))
+    assert "chat-2-pro: 0.0310  # observed 1 times, 1 at this value\n" in text

@@ -69,7 +69,8 @@ def test_open_model_standalone() -> None:
     assert value(argv, "--scenario") == str(Path("run/scenario.yaml"))
     assert (value(argv, "--run-dir"), value(argv, "--run-id")) == ("run", "cmd-1")
     assert value(argv, "--receiver-url") == "http://127.0.0.1:9001"
-    assert value(argv, "--stop-timeout") == "0"
+    # users finish the request they are in at the stop (see closed.py and openloop.py)
+    assert value(argv, "--stop-timeout") == "10"
     assert argv[-1] == OPEN_USER
     assert "--force-test-mode" not in argv and "--allow-billable" not in argv
 
