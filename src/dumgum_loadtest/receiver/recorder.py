@@ -15,7 +15,8 @@ import orjson
 EVENTS_STEM = "events"
 CALLS_STEM = "calls"
 
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+# Read as well as write: opening checks the file's last byte (see ``_start_on_fresh_line``).
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 
 
 class JsonlShard:
@@ -46,7 +47,20 @@ class JsonlShard:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.path = self.out_dir / f"{self.stem}-{os.getpid()}.jsonl"
             self._fd = os.open(self.path, _OPEN_FLAGS, 0o644)
+            self._start_on_fresh_line(self._fd)
         return self._fd
+
+    @staticmethod
+    def _start_on_fresh_line(fd: int) -> None:
+        """End a half-written last line left by a process killed mid-write.
+
+        The file name carries the pid, and a restarted receiver can have the same pid (PID 1
+        in a container): without this its first record would be glued onto the partial line
+        and lost with it. The partial line stays, one unreadable line that analysis skips.
+        """
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
 
     def append(self, line: bytes) -> None:
         """Append one record; ``line`` must be one JSON document ending with a newline."""

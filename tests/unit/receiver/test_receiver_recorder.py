@@ -102,3 +102,31 @@ def test_recorder_opens_both_shards_named_by_pid(tmp_path: Path) -> None:
         f"calls-{pid}.jsonl",
         f"events-{pid}.jsonl",
     ]
+
+
+def test_a_restart_with_the_same_pid_never_glues_a_record_onto_a_half_written_line(
+    tmp_path: Path,
+) -> None:
+    # A receiver killed (-9) mid-write left half a record; the restarted one has the same pid
+    # (PID 1 in a container), so it appends to the very same file.
+    path = tmp_path / f"events-{os.getpid()}.jsonl"
+    whole = event_line(1, b"incoming", 204, orjson.dumps(EVENT))
+    path.write_bytes(whole + whole[: len(whole) // 2])
+    shard = JsonlShard(tmp_path, "events")
+    shard.open()
+    shard.append(event_line(2, b"incoming", 204, orjson.dumps(EVENT)))
+    shard.close()
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 3
+    assert orjson.loads(lines[-1])["recv_ns"] == 2  # the acknowledged event is readable
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(lines[1])  # the torn record stays, alone on its line
+
+
+def test_reopening_a_cleanly_ended_shard_adds_no_blank_line(tmp_path: Path) -> None:
+    line = event_line(1, b"incoming", 204, orjson.dumps(EVENT))
+    for _ in range(2):
+        shard = JsonlShard(tmp_path, "events")
+        shard.append(line)
+        shard.close()
+    assert (tmp_path / f"events-{os.getpid()}.jsonl").read_bytes() == line + line
