@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +16,45 @@ from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.errors import config_error_from_validation
 
 S = TypeVar("S", bound=BaseSettings)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _limit_options(default_body: str) -> Callable[[F], F]:
+    """The size and time bounds the mock and the receiver share (also ``*_<FIELD>`` env)."""
+
+    def decorate(command: F) -> F:
+        for option in reversed(
+            [
+                click.option(
+                    "--max-body-bytes",
+                    type=int,
+                    default=None,
+                    help=f"Largest request body; larger is answered 413 [default: {default_body}].",
+                ),
+                click.option(
+                    "--header-timeout-s",
+                    type=float,
+                    default=None,
+                    help="Seconds a client has to send a request's head [default: 10].",
+                ),
+                click.option(
+                    "--body-timeout-s",
+                    type=float,
+                    default=None,
+                    help="Seconds a client has to send the body after the head [default: 30].",
+                ),
+                click.option(
+                    "--keep-alive-s",
+                    type=int,
+                    default=None,
+                    help="Seconds an idle connection is kept between requests [default: 5].",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def _settings(kind: type[S], given: dict[str, Any], source: str) -> S:
@@ -41,6 +81,13 @@ def main() -> None:
     help="Accepted bearer access key (repeatable; env DUMGUM_MOCK_TOKENS, comma-separated)."
     " Without any: sk-proj-mock-local.",
 )
+@click.option(
+    "--control-token",
+    default=None,
+    help="Bearer token of /_mock/ledger and /_mock/config (env DUMGUM_MOCK_CONTROL_TOKEN)"
+    " [default: the --token when there is one; with several the control API is closed].",
+)
+@_limit_options("1048576 (1 MiB)")
 @click.option("--incoming-content-url", default=None, help="Where webhook events are POSTed.")
 @click.option("--profile-url", default=None, help="The customer's profile endpoint (GET).")
 @click.option("--chat-history-url", default=None, help="The customer's chat-history endpoint.")
@@ -94,9 +141,13 @@ def mock(
     missing = [name for name, url in config.endpoints.model_dump().items() if url is None]
     if missing:
         click.echo(f"not configured, so not called: {', '.join(missing)}", err=True)
-    serve_forever(
-        create_mock_app(config, settings.accepted_tokens), settings.host, settings.port, log_level
+    app = create_mock_app(
+        config,
+        settings.accepted_tokens,
+        control_token=settings.control_token,
+        max_body_bytes=settings.max_body_bytes,
     )
+    serve_forever(app, settings.host, settings.port, log_level, settings.server_limits())
 
 
 @main.command()
@@ -109,6 +160,21 @@ def mock(
     default=None,
     help="Directory for events-<pid>.jsonl and calls-<pid>.jsonl [default: reports/receiver].",
 )
+@click.option(
+    "--secret-path",
+    default=None,
+    help="Serve every endpoint under /<SECRET>/ only, e.g. /<SECRET>/incoming; other paths"
+    " are 404 (env DUMGUM_RECEIVER_SECRET_PATH, which keeps it off the process list).",
+)
+@click.option(
+    "--require-header",
+    default=None,
+    metavar="NAME:VALUE",
+    help="Refuse (401) every request without this header (env DUMGUM_RECEIVER_REQUIRE_HEADER)."
+    " DumGum sends static headers on the Memory Webhook only: for the other endpoints put a"
+    " proxy that adds it in front, or use --secret-path.",
+)
+@_limit_options("4194304 (4 MiB)")
 @click.option("--log-level", default="warning", show_default=True)
 @clean_errors
 def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
@@ -122,9 +188,20 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     settings = _settings(
         ReceiverSettings, given, "receiver options (DUMGUM_RECEIVER_* or command line)"
     )
+    from dumgum_loadtest.receiver.gate import is_loopback_host
+
+    secret = settings.secret()  # validated before anything is printed
+    # The secret itself is never printed here: this goes to the run's logs/receiver.log.
+    prefix = "/<secret-path>" if secret.path_segment else ""
+    guard = f"; requests need header {secret.header_name}" if secret.header_name else ""
+    if not secret.configured and not is_loopback_host(settings.host):
+        guard = (
+            "; WARNING: no --secret-path or --require-header: anyone who reaches this"
+            " address can post events"
+        )
     click.echo(
-        f"customer endpoints on http://{settings.host}:{settings.port}: /incoming /profile"
-        f" /chat-history /memory; recording to {settings.out_dir}",
+        f"customer endpoints on http://{settings.host}:{settings.port}{prefix}: /incoming"
+        f" /profile /chat-history /memory; recording to {settings.out_dir}{guard}",
         err=True,
     )
     serve_receiver(settings, log_level)

@@ -13,6 +13,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from dumgum_loadtest.errors import TargetError
+from dumgum_loadtest.limits import ServerLimits, guarded_protocol
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -23,15 +24,22 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def uvicorn_config(
-    app: ASGIApp, host: str, port: int, log_level: str = "warning"
+    app: ASGIApp,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    limits: ServerLimits | None = None,
 ) -> uvicorn.Config:
-    """The settings measured fastest here: uvloop, httptools, no access log (perf-baseline §1)."""
+    """The settings measured fastest here: uvloop, httptools, no access log (perf-baseline §1),
+    with deadlines on headers and bodies (``limits.guarded_protocol``)."""
+    limits = limits or ServerLimits()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(limits),
+        timeout_keep_alive=limits.keep_alive_s,
         access_log=False,
         log_level=log_level,
         lifespan="on",
@@ -39,10 +47,16 @@ def uvicorn_config(
     )
 
 
-def serve_forever(app: ASGIApp, host: str, port: int, log_level: str = "warning") -> None:
+def serve_forever(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    limits: ServerLimits | None = None,
+) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM)."""
     try:
-        uvicorn.Server(uvicorn_config(app, host, port, log_level)).run()
+        uvicorn.Server(uvicorn_config(app, host, port, log_level, limits)).run()
     except OSError as exc:
         raise TargetError(
             f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port"
@@ -56,10 +70,16 @@ class BackgroundServer:
     ...     httpx.get(server.url + "/health")
     """
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
-        config = uvicorn_config(app, self.host, self.port)
+        config = uvicorn_config(app, self.host, self.port, limits=limits)
         config.loop = "asyncio"  # uvloop's policy is process-wide; keep threads independent
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn:{self.port}", daemon=True)

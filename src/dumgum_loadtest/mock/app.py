@@ -14,13 +14,16 @@ import aiohttp
 import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from dumgum_loadtest.errors import ConfigError, describe_validation_errors
+from dumgum_loadtest.limits import MIB, BodyLimit
 from dumgum_loadtest.looplag import LoopLagMonitor
-from dumgum_loadtest.mock.auth import TokenRegistry
+from dumgum_loadtest.mock.auth import ControlAccess, TokenRegistry
 from dumgum_loadtest.mock.config import MockConfig
 from dumgum_loadtest.mock.customer_calls import CustomerClient
 from dumgum_loadtest.mock.delivery import WebhookSender
@@ -62,9 +65,12 @@ def _problem(status: int, error: str, detail: str, **extra: Any) -> Response:
 class MockState:
     """Everything one running mock holds; built at startup inside the server's event loop."""
 
-    def __init__(self, config: MockConfig, tokens: list[str]) -> None:
+    def __init__(
+        self, config: MockConfig, tokens: list[str], control_token: str | None = None
+    ) -> None:
         self.config = config
         self.tokens = TokenRegistry(tokens)
+        self.control = ControlAccess(tokens, control_token)
         self.ledger = Ledger()
         self.rng = random.Random(config.seed)
         self.engine: Engine | None = None
@@ -108,9 +114,19 @@ class MockState:
         return snapshot
 
 
-def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
-    """The mock as an ASGI app; ``tokens`` are the accepted bearer access keys."""
-    state = MockState(config, tokens)
+def create_mock_app(
+    config: MockConfig,
+    tokens: list[str],
+    *,
+    control_token: str | None = None,
+    max_body_bytes: int = MIB,
+) -> Starlette:
+    """The mock as an ASGI app; ``tokens`` are the accepted bearer access keys.
+
+    ``control_token`` opens ``/_mock/*`` (see ``auth.ControlAccess``); a request body over
+    ``max_body_bytes`` is answered 413 while it streams in, never read whole.
+    """
+    state = MockState(config, tokens, control_token)
 
     async def enqueue(request: Request) -> Response:
         ledger = state.ledger
@@ -134,7 +150,7 @@ def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
         if faults.enqueue_5xx_rate and state.rng.random() < faults.enqueue_5xx_rate:
             ledger.enqueues_rejected[503] += 1
             return _problem(503, "unavailable", "Injected by the mock (faults.enqueue_5xx_rate).")
-        raw = await request.body()
+        raw = await request.body()  # past max_body_bytes: BodyLimit answers 413
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -175,8 +191,19 @@ def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
         state.engine.submit(project_id, enqueue_request)
         return Response(status_code=204)
 
-    def _authorised(request: Request) -> bool:
-        return state.tokens.project_for(request.headers.get("authorization")) is not None
+    def _control_refusal(request: Request) -> Response | None:
+        if state.control.allows(request.headers.get("authorization")):
+            return None
+        if state.control.configured:
+            return _problem(
+                401, "unauthorized", "The control API takes the mock's control token (bearer)."
+            )
+        return _problem(
+            403,
+            "forbidden",
+            "The ledger and the config span every project: start the mock with a control token"
+            " (--control-token or DUMGUM_MOCK_CONTROL_TOKEN) to use the control API.",
+        )
 
     async def health(request: Request) -> Response:
         return _Json({"status": "ok"})
@@ -185,13 +212,15 @@ def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
         return _Json(openapi_document())
 
     async def ledger(request: Request) -> Response:
-        if not _authorised(request):
-            return _problem(401, "unauthorized", "The control API takes the same bearer token.")
+        refusal = _control_refusal(request)
+        if refusal is not None:
+            return refusal
         return _Json(state.ledger_snapshot())
 
     async def config_endpoint(request: Request) -> Response:
-        if not _authorised(request):
-            return _problem(401, "unauthorized", "The control API takes the same bearer token.")
+        refusal = _control_refusal(request)
+        if refusal is not None:
+            return refusal
         if request.method == "PATCH":
             try:
                 changes = orjson.loads(await request.body())
@@ -204,6 +233,12 @@ def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
             except ConfigError as exc:
                 return _problem(422, "invalid_config", str(exc))
         return _Json(state.config.model_dump(mode="json"))
+
+    def count_too_large(scope: Scope, handler_started: bool) -> None:
+        if scope["path"] == ENQUEUE_PATH:
+            if not handler_started:  # refused on its Content-Length alone
+                state.ledger.enqueues_received += 1
+            state.ledger.enqueues_rejected[413] += 1
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -220,6 +255,9 @@ def create_mock_app(config: MockConfig, tokens: list[str]) -> Starlette:
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/_mock/ledger", ledger, methods=["GET"]),
             Route("/_mock/config", config_endpoint, methods=["GET", "PATCH"]),
+        ],
+        middleware=[
+            Middleware(BodyLimit, max_body_bytes=max_body_bytes, on_refused=count_too_large)
         ],
         lifespan=lifespan,
     )

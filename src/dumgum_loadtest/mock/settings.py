@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from dumgum_loadtest.limit_settings import LimitSettings
 from dumgum_loadtest.mock.auth import DEFAULT_TOKEN
 from dumgum_loadtest.mock.config import MockConfig, load_mock_config
 
 
-class MockSettings(BaseSettings):
+class MockSettings(LimitSettings):
     """Environment variables: ``DUMGUM_MOCK_<FIELD>``; ``DUMGUM_MOCK_TOKENS`` is comma-separated."""
 
     model_config = SettingsConfigDict(env_prefix="DUMGUM_MOCK_", extra="ignore")
@@ -20,6 +21,11 @@ class MockSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    control_token: str | None = Field(
+        default=None,
+        description="Bearer token of /_mock/ledger and /_mock/config [default: the project"
+        " token when there is exactly one; with several, the control API is closed].",
+    )
     config: Path | None = None
     time_scale: float | None = Field(default=None, gt=0)
     seed: int | None = None

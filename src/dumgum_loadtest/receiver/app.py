@@ -26,7 +26,9 @@ from starlette.routing import Route
 
 from dumgum_loadtest.clock import now_ns, ns_from_iso
 from dumgum_loadtest.errors import describe_validation_errors
+from dumgum_loadtest.limits import BodyLimit
 from dumgum_loadtest.looplag import LoopLagMonitor
+from dumgum_loadtest.receiver.gate import SecretGate
 from dumgum_loadtest.receiver.history import ChatHistoryStore, UserMessage
 from dumgum_loadtest.receiver.ingest import EventEndpoint, WebhookFastPath
 from dumgum_loadtest.receiver.profiles import ProfileBook
@@ -79,6 +81,7 @@ class _Receiver:
         self.history = ChatHistoryStore(settings.max_messages_per_pair, settings.max_pairs)
         self.profiles = ProfileBook(settings.profile_seed)
         self.event_counts: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()  # requests turned away before any endpoint
         self.call_counts: Counter[str] = Counter()
         self.incoming = EventEndpoint(
             "incoming", self.recorder.events, self.event_counts, self._on_incoming
@@ -211,6 +214,7 @@ class _Receiver:
                 "pid": os.getpid(),
                 "events": dict(self.event_counts),
                 "invalid_bodies": self.incoming.invalid_bodies + self.memory.invalid_bodies,
+                "refused": dict(self.refused),
                 "calls": dict(self.call_counts),
                 "pairs": self.history.pairs,
                 "evicted_pairs": self.history.evicted_pairs,
@@ -252,6 +256,14 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
     fast_path = Middleware(
         WebhookFastPath, endpoints={"/incoming": receiver.incoming, "/memory": receiver.memory}
     )
-    app = Starlette(routes=routes, middleware=[fast_path], lifespan=receiver.lifespan)
+    settings = receiver.settings
+    gate = Middleware(SecretGate, secret=settings.secret(), refused=receiver.refused)
+    body_limit = Middleware(
+        BodyLimit, max_body_bytes=settings.max_body_bytes, refused=receiver.refused
+    )
+    # Outermost first: no request without the secret gets as far as reading its body.
+    app = Starlette(
+        routes=routes, middleware=[gate, body_limit, fast_path], lifespan=receiver.lifespan
+    )
     app.state.receiver = receiver
     return app

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from dumgum_loadtest.limit_settings import LimitSettings
+from dumgum_loadtest.limits import MIB
+from dumgum_loadtest.receiver.gate import ReceiverSecret, parse_secret
 
 
-class ReceiverSettings(BaseSettings):
+class ReceiverSettings(LimitSettings):
     """One receiver process: where it listens, where it records, how much history it holds."""
 
     model_config = SettingsConfigDict(env_prefix="DUMGUM_RECEIVER_", extra="forbid")
@@ -29,3 +33,17 @@ class ReceiverSettings(BaseSettings):
     fsync: bool = Field(
         default=False, description="fdatasync after every record: durable, and much slower."
     )
+    # Events with long histories or shared pictures run larger than enqueues.
+    max_body_bytes: int = Field(
+        default=4 * MIB, ge=1, description="Largest request body; a larger one is answered 413."
+    )
+    secret_path: str | None = Field(
+        default=None,
+        description="Serve every endpoint under /<secret>/ only; anything else is a 404.",
+    )
+    require_header: str | None = Field(
+        default=None, description="NAME:VALUE every request must carry; else 401."
+    )
+
+    def secret(self) -> ReceiverSecret:
+        return parse_secret(self.secret_path, self.require_header)
