@@ -41,9 +41,14 @@ from dumgum_loadtest.errors import (
     EXIT_SLOS_HOLD,
     ConfigError,
 )
-from dumgum_loadtest.loadtest.command import STOP_GRACE_S, WORKERS_EXIT_MARGIN_S
+from dumgum_loadtest.loadtest.command import (
+    RECEIVER_URL_ENV,
+    STOP_GRACE_S,
+    WORKERS_EXIT_MARGIN_S,
+)
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, read_worker_progress
+from dumgum_loadtest.receiver.gate import is_loopback_host, parse_secret
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.report import write_reports
 from dumgum_loadtest.rundir import (
@@ -216,6 +221,32 @@ def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> 
             return
 
 
+SECRET_PATH_ENV = "DUMGUM_RECEIVER_SECRET_PATH"
+REQUIRE_HEADER_ENV = "DUMGUM_RECEIVER_REQUIRE_HEADER"
+
+
+def receiver_secret_path(options: RunOptions) -> str | None:
+    """The secret path segment the run's receiver requires, or None on loopback.
+
+    A receiver others can reach (not on loopback, or behind a public URL, i.e. a tunnel that
+    forwards from loopback) gets one, so nobody who finds the port can post events or use its
+    control API. ``DUMGUM_RECEIVER_SECRET_PATH`` keeps the same one across runs (the
+    dashboard is then configured once); otherwise a new one is drawn per run.
+    """
+    if REQUIRE_HEADER_ENV in os.environ:
+        raise ConfigError(
+            f"{REQUIRE_HEADER_ENV} is set: run protects its receiver with a secret path"
+            f" ({SECRET_PATH_ENV}) that the mock and Locust know; the required header is for"
+            " the receiver command alone. Unset it for run."
+        )
+    given = os.environ.get(SECRET_PATH_ENV) or None
+    if given is not None:
+        parse_secret(given, None)  # fails early, with the rule
+        return given.strip("/")
+    exposed = not is_loopback_host(options.receiver_host) or options.public_receiver_url is not None
+    return secrets.token_urlsafe(24) if exposed else None
+
+
 def settle_quiet_period_s(options: RunOptions, time_scale: float) -> float:
     if options.settle_quiet_s is not None:
         return options.settle_quiet_s
@@ -236,10 +267,13 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     check_rate(target, peak_rate_rps(scenario), options.max_rate_rps)
     workers = options.workers or default_workers()
     time_scale = time_scale_of(scenario)
+    secret_path = receiver_secret_path(options)
     create_run_dir(run_dir)
     write_scenario(run_dir, scenario)
     keep_price_sheet(scenario, options.scenario_path, run_dir)
-    session = _Session(scenario, options, run_id, run_dir, token, policy, workers, echo)
+    session = _Session(
+        scenario, options, run_id, run_dir, token, policy, workers, echo, secret_path
+    )
     try:
         with StopSignals() as signals:
             return session.execute(time_scale, signals)
@@ -301,8 +335,11 @@ class _Session:
         policy: BillingPolicy,
         workers: int,
         echo: Echo,
+        secret_path: str | None = None,
     ) -> None:
         self.scenario = scenario
+        # Kept in memory and handed to children by environment: written to no file.
+        self.secret_path = secret_path
         self.options = options
         self.run_id = run_id
         self.run_dir = run_dir
@@ -335,7 +372,15 @@ class _Session:
         for process in reversed(self.processes):
             process.stop()
 
+    def _with_secret(self, base_url: str) -> str:
+        base_url = base_url.rstrip("/")
+        return f"{base_url}/{self.secret_path}" if self.secret_path else base_url
+
+    def _redacted(self, text: str) -> str:
+        return text.replace(self.secret_path, "<secret>") if self.secret_path else text
+
     def _start_receiver(self) -> str:
+        """Start the receiver; returns its loopback URL, secret path included."""
         host = self.options.receiver_host
         port = self.options.receiver_port or free_port(host)
         receiver = self._start(
@@ -351,12 +396,14 @@ class _Session:
                     str(self.run_dir / RAW_DIR),
                 ),
                 self.run_dir / "logs" / "receiver.log",
+                # The secret by environment, never on a command line others can list.
+                env=child_env(**{SECRET_PATH_ENV: self.secret_path} if self.secret_path else {}),
             )
         )
         self.receiver = receiver
         local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
         wait_healthy(receiver, f"{local}/health")
-        return local
+        return self._with_secret(local)
 
     def _start_mock(self, receiver_url: str, time_scale: float) -> str:
         config = dict(self.scenario.mock)
@@ -373,17 +420,17 @@ class _Session:
                     str(port),
                     "--config",
                     str(config_path),
-                    "--incoming-content-url",
-                    f"{receiver_url}/incoming",
-                    "--profile-url",
-                    f"{receiver_url}/profile",
-                    "--chat-history-url",
-                    f"{receiver_url}/chat-history",
-                    "--memory-webhook-url",
-                    f"{receiver_url}/memory",
                 ),
                 self.run_dir / "logs" / "mock.log",
-                env=child_env(DUMGUM_MOCK_TOKENS=self.token),  # never on a command line
+                # The token and the receiver's URLs (they may hold its secret path) by
+                # environment, never on a command line.
+                env=child_env(
+                    DUMGUM_MOCK_TOKENS=self.token,
+                    DUMGUM_MOCK_INCOMING_CONTENT_URL=f"{receiver_url}/incoming",
+                    DUMGUM_MOCK_PROFILE_URL=f"{receiver_url}/profile",
+                    DUMGUM_MOCK_CHAT_HISTORY_URL=f"{receiver_url}/chat-history",
+                    DUMGUM_MOCK_MEMORY_WEBHOOK_URL=f"{receiver_url}/memory",
+                ),
             )
         )
         self.mock = mock
@@ -463,13 +510,13 @@ class _Session:
                     run_dir=self.run_dir,
                     run_id=self.run_id,
                     target_url=target_url,
-                    receiver_url=receiver_url,
+                    receiver_url=None,  # by environment: it may hold the secret path
                     workers=self.workers,
                     scenario=scenario,
                     force_test_mode=self.policy.force_test_mode,
                 ),
                 self.run_dir / "logs" / "locust.log",
-                env=child_env(DUMGUM_LOADTEST_TOKEN=self.token),
+                env=child_env(DUMGUM_LOADTEST_TOKEN=self.token, **{RECEIVER_URL_ENV: receiver_url}),
             )
         )
         self._write_meta("running")  # with load_started_ns: a killed run knows when it began
@@ -523,7 +570,10 @@ class _Session:
         )
 
     def _announce_customer_endpoints(self, receiver_url: str) -> None:
-        public = (self.options.public_receiver_url or receiver_url).rstrip("/")
+        # Printed to the terminal only (never into the run directory): with a secret path,
+        # these URLs are the credential DumGum needs.
+        public_base = self.options.public_receiver_url
+        public = self._with_secret(public_base) if public_base else receiver_url
         self.echo("Configure these customer endpoints in DumGum's dashboard for this project:")
         for name, path in (
             ("Incoming Content Endpoint", "/incoming"),
@@ -536,8 +586,14 @@ class _Session:
             status = httpx.get(f"{public}/health", timeout=5).status_code
         except httpx.TransportError as exc:
             status = None
-            self.notes.append(f"customer endpoints at {public} did not answer: {exc}")
+            note = f"customer endpoints at {public} did not answer: {exc}"
+            self.notes.append(self._redacted(note))  # notes are written to run-meta.json
         self.echo(f"  check: GET {public}/health -> {status if status else 'no answer'}")
+        if self.secret_path:
+            self.echo(
+                "  (the path segment after the host is this run's receiver secret: requests"
+                f" without it get 404; set {SECRET_PATH_ENV} to keep one across runs)"
+            )
 
     def _watch(self, locust: ManagedProcess, started: float, signals: StopSignals) -> None:
         """Until Locust ends: progress, timeline, spend cap, signals, the other children."""

@@ -26,6 +26,7 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 OPEN_USER = "OpenModelUser"
 CLOSED_USER = "ConversationUser"
 TOKEN_ENV = "DUMGUM_LOADTEST_TOKEN"
+RECEIVER_URL_ENV = "DUMGUM_LOADTEST_RECEIVER_URL"  # --receiver-url, kept off the command line
 
 STOP_GRACE_S = 10.0
 """Locust's ``--stop-timeout``: when the run time ends (or the run is stopped), each user

@@ -12,6 +12,8 @@ from typing import Any
 
 from locust import events
 
+from dumgum_loadtest.loadtest.command import RECEIVER_URL_ENV
+
 
 def listen(hook: Any, handler: Callable[..., None]) -> None:
     """Add ``handler`` to a Locust event hook (typed here: locust's ``add_listener`` is not)."""
@@ -35,6 +37,9 @@ def add_options(parser: Any) -> None:
     parser.add_argument(
         "--receiver-url",
         default="",
+        # By environment too: a run's receiver URL can hold its secret path, which must not
+        # show on a command line.
+        env_var=RECEIVER_URL_ENV,
         help="Base URL of the receiver: closed-model waits and user-message registration",
     )
     parser.add_argument(
