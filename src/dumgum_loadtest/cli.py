@@ -138,6 +138,12 @@ def mock(
         f" (projects {projects}; time scale {config.time_scale})",
         err=True,
     )
+    if settings.control_token is None and len(set(settings.accepted_tokens)) > 1:
+        click.echo(
+            "control API (/_mock/ledger, /_mock/config) closed: it spans every project;"
+            " give --control-token (or DUMGUM_MOCK_CONTROL_TOKEN) to open it",
+            err=True,
+        )
     missing = [name for name, url in config.endpoints.model_dump().items() if url is None]
     if missing:
         click.echo(f"not configured, so not called: {', '.join(missing)}", err=True)

@@ -123,8 +123,8 @@ class SecretGate:
             if _same(segment, secret.path_segment):
                 path = slash + rest or "/"
                 raw = scope.get("raw_path")
-                prefix = len(secret.path_segment) + 1
-                scope = dict(scope, path=path, raw_path=raw[prefix:] if raw else None)
+                raw_path = raw[len(secret.path_segment) + 1 :] if raw else path.encode()
+                scope = dict(scope, path=path, raw_path=raw_path)
             elif path not in OPEN_PATHS:
                 self.refused[NO_SECRET_PATH] += 1
                 await _refuse(send, 404, "not found")
