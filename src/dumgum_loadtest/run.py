@@ -426,6 +426,9 @@ class _Session:
                 # environment, never on a command line.
                 env=child_env(
                     DUMGUM_MOCK_TOKENS=self.token,
+                    # The run reads the ledger and applies the timeline with its own token,
+                    # whatever control token the user's environment names.
+                    DUMGUM_MOCK_CONTROL_TOKEN=self.token,
                     DUMGUM_MOCK_INCOMING_CONTENT_URL=f"{receiver_url}/incoming",
                     DUMGUM_MOCK_PROFILE_URL=f"{receiver_url}/profile",
                     DUMGUM_MOCK_CHAT_HISTORY_URL=f"{receiver_url}/chat-history",
