@@ -110,9 +110,9 @@ def _follow_scenario(environment: Any, **_: Any) -> None:
     named = [str(name) for name in getattr(parsed, "user_classes", None) or []]
     wrong = [name for name in named if name != wanted.__name__]
     if wrong:
-        model = "closed" if closed else "open"
+        model = "a closed" if closed else "an open"
         raise SystemExit(
-            f"dumgum-loadtest: {text} is a {model} model: run {wanted.__name__}"
+            f"dumgum-loadtest: {text} is {model} model: run {wanted.__name__}"
             f" (or name no user class), not {', '.join(wrong)}"
         )
     environment.user_classes[:] = [wanted]
