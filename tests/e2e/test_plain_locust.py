@@ -7,6 +7,7 @@ URLs filled in), against a mock and a receiver started here on loopback, the way
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -46,7 +47,7 @@ def filled(run_dir: Path, run_id: str, target: str, receiver: str) -> list[str]:
     command = readme_command()
     assert command[0] == "locust"
     out: list[str] = [LOCUST]
-    for previous, arg in zip(command, command[1:], strict=False):
+    for previous, arg in itertools.pairwise(command):
         if arg == "DIR":
             arg = str(run_dir)
         elif arg == "ID":

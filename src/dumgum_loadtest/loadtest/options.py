@@ -28,6 +28,7 @@ def listen(hook: Any, handler: Callable[..., None]) -> None:
 
 LOOPBACK = "127.0.0.1"
 
+
 def add_options(parser: Any) -> None:
     # On the parser itself, not a group: Locust's web-UI keywords (include_in_web_ui) need it.
     parser.add_argument(

@@ -114,4 +114,3 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 
 listen(events.test_start, _on_test_start)
 listen(events.test_stop, _on_test_stop)
-
