@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from dumgum_loadtest.mock import DEFAULT_TOKEN
 from dumgum_loadtest.serving import free_port
@@ -200,6 +201,31 @@ def test_readme_command_headless_sends_the_open_model_and_report_reads_the_direc
     assert summary["requests"]["sent"] == servers.enqueues()
     assert summary["outcomes"]["answered"] > 0
     assert (servers.run_dir / "report.html").is_file()
+
+
+def test_a_closed_scenario_runs_its_conversation_users(servers: Servers, tmp_path: Path) -> None:
+    scenario = yaml.safe_load((ROOT / "scenarios" / "burst-users.yaml").read_text())
+    scenario.update(duration_s=20, warmup_s=0)
+    scenario["arrival"].update(users=3, spawn_rate_per_s=3)
+    closed = tmp_path / "closed.yaml"
+    closed.write_text(yaml.safe_dump(scenario))
+    command = filled(servers.run_dir, "plain-closed", servers.mock_url, servers.receiver_url)
+    command[command.index("--scenario") + 1] = str(closed)
+    result = subprocess.run(
+        [*command, "--headless", "-t", "4s"],
+        cwd=ROOT,
+        env=locust_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert "is a closed model" not in output  # no OpenModelUser stopped on the way
+    assert '"ConversationUser": 3' in output  # the scenario's users, without -u
+    assert servers.enqueues() > 0
 
 
 def non_loopback_ipv4() -> str | None:
