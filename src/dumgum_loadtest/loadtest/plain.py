@@ -11,10 +11,12 @@ then ``completed`` when it stops. The receiver runs on its own (``dumgum-loadtes
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
 import time
+from pathlib import Path
 from typing import Any
 
 from locust import events
@@ -83,11 +85,30 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     _run.load_started_ns, _run.load_ended_ns = time.time_ns(), None
     _run.workers = max(1, int(getattr(environment.runner, "worker_count", 1) or 1))
     run_dir = options.run_dir
+    earlier = _earlier_run_id(run_dir)
+    if earlier is not None and earlier != options.run_id:
+        logger.warning(
+            "dumgum-loadtest: %s holds run %s: its raw records will mix with %s's in the"
+            " report (use a new --run-dir per run)",
+            run_dir,
+            earlier,
+            options.run_id,
+        )
     (run_dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
     write_scenario(run_dir, options.scenario)
     target = "mock" if options.scenario.target == "mock" else options.target_url
     write_json(run_dir / "environment.json", _environment(options, target))
     _run.write_meta("running")
+
+
+def _earlier_run_id(run_dir: Path) -> str | None:
+    """The run id of a run already in ``run_dir`` (not pandas' reader: Locust stays light)."""
+    try:
+        meta = json.loads((run_dir / RUN_META).read_text())
+    except (OSError, ValueError):
+        return None
+    run_id = meta.get("run_id") if isinstance(meta, dict) else None
+    return str(run_id) if run_id is not None else None
 
 
 def _environment(options: GeneratorOptions, target: str) -> dict[str, Any]:
