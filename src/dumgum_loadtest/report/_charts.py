@@ -1,14 +1,16 @@
-"""Figures drawn from the summary alone: outcomes, latency per chat model, the capacity curve."""
+"""Figures drawn from the summary alone: outcomes, latency per chat model, the capacity curve,
+cost per feature."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from dumgum_loadtest.report._figure import OUTCOME_COLOURS, percent_axis, plt, to_png
-from dumgum_loadtest.report._format import dig, number
+from dumgum_loadtest.report._format import dig, money, number
 
 
 def outcomes_bar(summary: Mapping[str, Any]) -> bytes | None:
@@ -111,3 +113,61 @@ def capacity_curve(summary: Mapping[str, Any]) -> bytes | None:
 def _column(rows: list[Mapping[str, Any]], key: str) -> np.ndarray:
     values = [number(row.get(key)) for row in rows]
     return np.array([np.nan if v is None else v for v in values], dtype="float64")
+
+
+# The cost chart's bars, top down: (feature, label, colour); the saving is drawn below zero.
+COST_BARS = (
+    ("replies", "Replies", "#1f77b4"),
+    ("vision", "Vision analyses", "#9467bd"),
+    ("soulengine", "SoulEngine personas", "#ff7f0e"),
+    ("merged", "Merged enqueues\n(saved by bufferSeconds)", "#2ca02c"),
+)
+
+
+def cost_features(summary: Mapping[str, Any]) -> bytes | None:
+    """Projected cost per feature per 1,000 conversations, the bufferSeconds saving below zero.
+
+    The amounts are Decimal strings in the summary; they become floats here, for drawing only.
+    """
+    cost = summary.get("cost")
+    if not isinstance(cost, Mapping):
+        return None
+    conversations = number(dig(cost, "counts", "conversations"))
+    if not conversations or conversations < 0:
+        return None
+    features = {
+        str(row.get("feature")): row
+        for row in cost.get("features") or []
+        if isinstance(row, Mapping)
+    }
+    currency = cost.get("currency") if isinstance(cost.get("currency"), str) else "EUR"
+    labels, values, colours = [], [], []
+    for name, label, colour in COST_BARS:
+        amount = money(dig(features, name, "projected_eur"))
+        if amount is None:
+            continue
+        per_1000 = amount * 1000 / Decimal(int(conversations))
+        labels.append(label)
+        values.append(-float(per_1000) if name == "merged" else float(per_1000))
+        colours.append(colour)
+    if not values:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.6 * len(values)), layout="constrained")
+    y = np.arange(len(values))
+    ax.barh(y, values, color=colours)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#555555", linewidth=0.8)
+    span = max((abs(v) for v in values), default=0.0) or 1.0
+    for index, value in enumerate(values):
+        text = f"{abs(value):,.2f} {currency}" + (" saved" if value < 0 else "")
+        ax.annotate(
+            text, (value, index), xytext=(4 if value >= 0 else -4, 0),
+            textcoords="offset points", va="center", ha="left" if value >= 0 else "right",
+            fontsize=8,
+        )  # fmt: skip
+    left = min(min(values) * 1.6, 0.0) if min(values) < 0 else 0.0
+    ax.set_xlim(left - (0.05 * span if left else 0.0), max(max(values), 0.0) * 1.35 + 0.05 * span)
+    ax.set_xlabel(f"{currency} per 1,000 conversations (projected, every reply as if live)")
+    ax.set_title(f"Cost per feature, per 1,000 conversations ({conversations:,.0f} in this run)")
+    return to_png(fig)
