@@ -8,6 +8,7 @@ is missing these tests fail and say so, they never skip.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from dumgum_loadtest.report.html import SECTIONS
 
 pytestmark = pytest.mark.timeout(300)
 
+REPO = Path(__file__).resolve().parents[3]
 WIDTH_PX = 1400
 CAPACITY_STAGES = (("40 rps", 6.0, 4.0), ("80 rps", 6.0, 8.0), ("160 rps", 6.0, 16.0))
 
@@ -68,9 +70,16 @@ LAYOUT = """
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Chromium]:
+    """The browser, installed first by ``make browser`` when it is missing (pytest run
+    directly rather than through ``make test``); a failure, never a skip, when it cannot be."""
     binary = find_chromium()
     if binary is None:
-        pytest.fail(INSTALL_HINT)
+        installed = subprocess.run(
+            ["make", "-C", str(REPO), "browser"], capture_output=True, text=True, check=False
+        )
+        binary = find_chromium()
+        if binary is None:
+            pytest.fail(f"{INSTALL_HINT}\n{installed.stdout}{installed.stderr}")
     with chromium(binary) as running:
         yield running
 
