@@ -124,49 +124,58 @@ COST_BARS = (
 )
 
 
-def cost_features(summary: Mapping[str, Any]) -> bytes | None:
-    """Projected cost per feature per 1,000 conversations, the bufferSeconds saving below zero.
-
-    The amounts are Decimal strings in the summary; they become floats here, for drawing only.
-    """
+def cost_bars(summary: Mapping[str, Any]) -> list[tuple[str, str, Decimal]]:
+    """The cost chart's bars: (feature, label, projected amount per 1,000 conversations), the
+    amounts exact Decimals; the merged saving is positive here (it is drawn below zero)."""
     cost = summary.get("cost")
     if not isinstance(cost, Mapping):
-        return None
+        return []
     conversations = number(dig(cost, "counts", "conversations"))
-    if not conversations or conversations < 0:
-        return None
+    if not conversations or conversations < 0 or conversations != int(conversations):
+        return []
     features = {
         str(row.get("feature")): row
         for row in cost.get("features") or []
         if isinstance(row, Mapping)
     }
-    currency = cost.get("currency") if isinstance(cost.get("currency"), str) else "EUR"
-    labels, values, colours = [], [], []
-    for name, label, colour in COST_BARS:
+    bars = []
+    for name, label, _ in COST_BARS:
         amount = money(dig(features, name, "projected_eur"))
-        if amount is None:
-            continue
-        per_1000 = amount * 1000 / Decimal(int(conversations))
-        labels.append(label)
-        values.append(-float(per_1000) if name == "merged" else float(per_1000))
-        colours.append(colour)
-    if not values:
+        if amount is not None:
+            bars.append((name, label, amount * 1000 / Decimal(int(conversations))))
+    return bars
+
+
+def cost_features(summary: Mapping[str, Any]) -> bytes | None:
+    """Projected cost per feature per 1,000 conversations, the bufferSeconds saving below zero.
+
+    The amounts are Decimal strings in the summary; they become floats here, for drawing only.
+    """
+    bars = cost_bars(summary)
+    if not bars:
         return None
+    cost = summary["cost"]
+    currency = cost.get("currency") if isinstance(cost.get("currency"), str) else "EUR"
+    conversations = number(dig(cost, "counts", "conversations")) or 0.0
+    colour_of = {name: colour for name, _, colour in COST_BARS}
+    labels = [label for _, label, _ in bars]
+    values = [-float(v) if name == "merged" else float(v) for name, _, v in bars]
+    colours = [colour_of[name] for name, _, _ in bars]
     fig, ax = plt.subplots(figsize=(8, 0.9 + 0.6 * len(values)), layout="constrained")
     y = np.arange(len(values))
     ax.barh(y, values, color=colours)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.axvline(0, color="#555555", linewidth=0.8)
-    span = max((abs(v) for v in values), default=0.0) or 1.0
-    for index, value in enumerate(values):
-        text = f"{abs(value):,.2f} {currency}" + (" saved" if value < 0 else "")
+    span = max(abs(v) for v in values) or 1.0
+    for index, (value, (_, _, exact)) in enumerate(zip(values, bars, strict=True)):
+        text = f"{exact:,.2f} {currency}" + (" saved" if value < 0 else "")
         ax.annotate(
             text, (value, index), xytext=(4 if value >= 0 else -4, 0),
             textcoords="offset points", va="center", ha="left" if value >= 0 else "right",
             fontsize=8,
         )  # fmt: skip
-    left = min(min(values) * 1.6, 0.0) if min(values) < 0 else 0.0
+    left = min(values) * 1.6 if min(values) < 0 else 0.0
     ax.set_xlim(left - (0.05 * span if left else 0.0), max(max(values), 0.0) * 1.35 + 0.05 * span)
     ax.set_xlabel(f"{currency} per 1,000 conversations (projected, every reply as if live)")
     ax.set_title(f"Cost per feature, per 1,000 conversations ({conversations:,.0f} in this run)")
