@@ -99,6 +99,10 @@ def test_the_feature_chart_is_per_1000_conversations_in_exact_decimals(
     page = (run_dir / "report.html").read_text()
     cost_block = page[page.index('<section id="cost">') : page.index('<section id="health">')]
     assert 'alt="Cost per feature, per 1,000 conversations"' in cost_block
+    markdown = (run_dir / "report.md").read_text()
+    assert "![Cost per feature, per 1,000 conversations](plots/cost.png)" in markdown
+    per_1000 = Decimal(cost["per_1000_conversations_eur"])
+    assert f"| per 1,000 conversations (projected) | {per_1000:,.2f} EUR |" in markdown
     open_before = plt.get_fignums()
     assert cost_features(analysis.summary) is not None
     assert plt.get_fignums() == open_before
