@@ -170,13 +170,16 @@ def cost_features(summary: Mapping[str, Any]) -> bytes | None:
     span = max(abs(v) for v in values) or 1.0
     for index, (value, (_, _, exact)) in enumerate(zip(values, bars, strict=True)):
         text = f"{exact:,.2f} {currency}" + (" saved" if value < 0 else "")
+        # A saving's label sits right of zero, clear of the feature names on the left.
         ax.annotate(
-            text, (value, index), xytext=(4 if value >= 0 else -4, 0),
-            textcoords="offset points", va="center", ha="left" if value >= 0 else "right",
-            fontsize=8,
+            text, (max(value, 0.0), index), xytext=(4, 0), textcoords="offset points",
+            va="center", ha="left", fontsize=8,
         )  # fmt: skip
-    left = min(values) * 1.6 if min(values) < 0 else 0.0
-    ax.set_xlim(left - (0.05 * span if left else 0.0), max(max(values), 0.0) * 1.35 + 0.05 * span)
-    ax.set_xlabel(f"{currency} per 1,000 conversations (projected, every reply as if live)")
+    left = min(values) * 1.1 if min(values) < 0 else 0.0
+    ax.set_xlim(left, max(max(values), 0.0) * 1.35 + 0.1 * span)
+    ax.set_xlabel(
+        f"{currency} per 1,000 conversations (projected, every reply as if live;"
+        " savings left of zero)"
+    )
     ax.set_title(f"Cost per feature, per 1,000 conversations ({conversations:,.0f} in this run)")
     return to_png(fig)
