@@ -232,7 +232,8 @@ dl.defs dt { font-weight: 600; }
 dl.defs dd { margin: 0; color: var(--muted); }
 .scroll { overflow-x: auto; max-width: 100%; }
 .scroll > table { margin: 8px 0 14px; }
-body, p, li, dd, td, figcaption, .banner { overflow-wrap: anywhere; }
+/* A long word breaks at the edge of text; tables keep theirs and scroll in their box. */
+body { overflow-wrap: break-word; }
 .costfigs {
   display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px; margin: 12px 0; }
 .costfigs div {
