@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit lock bench clean
+.PHONY: run test lint typecheck unit browser lock bench clean
 
 # The virtual environment is (re)built whenever the lock file or the project metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -26,8 +26,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest
+
+# The report's browser tests drive Debian's headless Chromium (no browser download): install it
+# when it is missing. As root (CI) apt-get does it; otherwise sudo, if it may run without a
+# password; else this stops and says what to run.
+browser:
+	@[ -x "$${CHROMIUM:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	  else echo "Chromium is missing and this is not root: run 'sudo apt-get install -y chromium'" \
+	    "(or set CHROMIUM to a Chromium binary), then 'make test' again." >&2; exit 2; fi; \
+	  echo "Installing Debian's chromium for the report's browser tests"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mock.py
