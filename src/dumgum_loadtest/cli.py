@@ -292,6 +292,9 @@ def scenario_fit(sample: Path, name: str, out_path: Path | None) -> None:
     else:
         out_path.write_text(text)
         click.echo(f"wrote {out_path}", err=True)
+    for line in text.splitlines():  # what the sample had and the scenario will not send
+        if line.startswith("#   "):
+            click.echo(f"not fitted: {line.removeprefix('#   ')}", err=True)
 
 
 @main.command()
