@@ -104,7 +104,7 @@ def main() -> None:
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="YAML file: latency, capacity, faults, prices (see mock-config.example.yaml).",
+    help="YAML file: latency, capacity, faults, prices (example: scenarios/mock/example.yaml).",
 )
 @click.option("--log-level", default="warning", show_default=True)
 @click.option("--print-config", is_flag=True, help="Print the resolved model as YAML and exit.")
@@ -288,13 +288,43 @@ def run(
     raise SystemExit(result.exit_code)
 
 
+def _other_yaml_kind(path: Path) -> tuple[str, str] | None:
+    """What a YAML file that is no scenario is instead, when it loads as one: a mock model
+    (``mock --config``) or a price sheet (``--pricing``); None when it is neither."""
+    import yaml
+
+    from dumgum_loadtest.cost.sheet import load_price_sheet
+    from dumgum_loadtest.errors import ConfigError
+    from dumgum_loadtest.mock.config import load_mock_config
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict) or not data:  # an empty file is nothing at all
+        return None
+    kinds = (
+        (load_mock_config, "mock", f"a mock model, for dumgum-loadtest mock --config {path}"),
+        (load_price_sheet, "prices", "a price sheet, for cost --pricing or a scenario's pricing"),
+    )
+    for load, label, kind in kinds:
+        try:
+            load(path)
+        except ConfigError:
+            continue
+        return label, kind
+    return None
+
+
 @main.command("scenarios")
 @click.argument(
     "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("scenarios")
 )
 @clean_errors
 def scenarios_command(directory: Path) -> None:
-    """List and validate the scenario files of DIRECTORY (exit 1 when one is invalid)."""
+    """List and validate the scenario files of DIRECTORY (exit 1 when one is invalid).
+
+    Mock models and price sheets found there are listed as such, not as invalid scenarios."""
     from dumgum_loadtest.errors import ConfigError
     from dumgum_loadtest.scenarios.fit import list_scenarios
 
@@ -304,6 +334,10 @@ def scenarios_command(directory: Path) -> None:
     invalid = 0
     for path, loaded in found:
         if isinstance(loaded, ConfigError):
+            other = _other_yaml_kind(path)
+            if other is not None:
+                click.echo(f"{other[0]:<8} {path}  (not a scenario: {other[1]})")
+                continue
             invalid += 1
             click.echo(f"INVALID  {path}\n{loaded}")
             continue
@@ -341,6 +375,9 @@ def scenario_fit(sample: Path, name: str, out_path: Path | None) -> None:
     else:
         out_path.write_text(text)
         click.echo(f"wrote {out_path}", err=True)
+    for line in text.splitlines():  # what the sample had and the scenario will not send
+        if line.startswith("#   "):
+            click.echo(f"not fitted: {line.removeprefix('#   ')}", err=True)
 
 
 @main.command()

@@ -54,6 +54,7 @@ class EventTail:
         self._ids_kept = answer_ids_kept
         self._recent_ids: set[str] = set()
         self._older_ids: set[str] = set()
+        self.last_reply_ns: dict[tuple[str, str], int] = {}  # per (user, persona)
 
     def poll(self) -> None:
         for path in self._dir.glob("events-*.jsonl"):
@@ -79,21 +80,30 @@ class EventTail:
             return
         self.events += 1
         event = body.get("event")
+        # anything may arrive: a part that is not an object is as good as absent
+        data = body.get("data")
+        data = data if isinstance(data, dict) else {}
         if event == "conversation.dropped":
             self.dropped += 1
+            self._replied(data, record.get("recv_ns"))
         elif event == "answer.created":
-            # anything may arrive: a part that is not an object is as good as absent
-            data = body.get("data")
-            answer = data.get("answer") if isinstance(data, dict) else None
+            answer = data.get("answer")
             if not isinstance(answer, dict):
                 answer = {}
             if self._repeated(answer.get("id")):
                 return
             if answer.get("sequenceNumber", 0) == 0:
                 self.answers += 1
+                self._replied({**data, **answer}, record.get("recv_ns"))
             cost = answer_cost_eur(answer.get("cost"))
             if cost is not None:  # Infinity, NaN, negative or absurd: not money (see rules)
                 self.cost_eur += cost
+
+    def _replied(self, data: dict[str, Any], recv_ns: Any) -> None:
+        pair = (data.get("userProfileId"), data.get("personaProfileId"))
+        if isinstance(pair[0], str) and isinstance(pair[1], str) and isinstance(recv_ns, int):
+            key = (pair[0], pair[1])
+            self.last_reply_ns[key] = max(self.last_reply_ns.get(key, 0), recv_ns)
 
     def _repeated(self, answer_id: Any) -> bool:
         """Whether this answer id was delivered before; remembers it. An answer without an id
@@ -111,3 +121,51 @@ class EventTail:
     def answer_ids_held(self) -> int:
         """How many answer ids are remembered (at most twice ``answer_ids_kept``)."""
         return len(self._recent_ids) + len(self._older_ids)
+
+
+class RequestTail:
+    """Follows the generator's request shards: per (user, persona), the last accepted send.
+
+    With ``EventTail.last_reply_ns`` it tells how many conversations await a reply right now,
+    which the HTTP requests in flight do not (a 204 comes back at once; the reply seconds
+    later). Both are per pair, so a burst merged into one reply counts once.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self._dir = run_dir / RAW_DIR
+        self._offsets: dict[Path, int] = {}
+        self.last_sent_ns: dict[tuple[str, str], int] = {}
+
+    def poll(self) -> None:
+        for path in self._dir.glob("requests-*.jsonl"):
+            offset = self._offsets.get(path, 0)
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1
+            self._offsets[path] = offset + complete
+            for line in chunk[:complete].splitlines():
+                self._note(line)
+
+    def _note(self, line: bytes) -> None:
+        try:
+            record: Any = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(record, dict):
+            return
+        status, sent_ns = record.get("status"), record.get("sent_ns")
+        user, persona = record.get("user_id"), record.get("persona_id")
+        if not (isinstance(status, int) and 200 <= status < 300 and isinstance(sent_ns, int)):
+            return
+        if isinstance(user, str) and isinstance(persona, str):
+            key = (user, persona)
+            self.last_sent_ns[key] = max(self.last_sent_ns.get(key, 0), sent_ns)
+
+    def awaiting(self, events: EventTail) -> int:
+        """Conversations whose last accepted request was sent after their last reply."""
+        replies = events.last_reply_ns
+        return sum(1 for key, sent in self.last_sent_ns.items() if sent > replies.get(key, 0))

@@ -47,7 +47,7 @@ from dumgum_loadtest.loadtest.command import (
     WORKERS_EXIT_MARGIN_S,
 )
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
-from dumgum_loadtest.progress import EventTail, read_worker_progress
+from dumgum_loadtest.progress import EventTail, RequestTail, read_worker_progress
 from dumgum_loadtest.receiver.gate import is_loopback_host, parse_secret
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.report import write_reports
@@ -354,6 +354,8 @@ class _Session:
         self.notes: list[str] = []
         self.servers: dict[str, Any] = {}
         self.generator_cpu_max_pct = 0.0  # the busiest worker at any progress tick
+        self._last_tick = (0.0, 0)  # (elapsed s, requests sent) at the last progress line
+        self._requests_tail = RequestTail(run_dir)
         self.interrupted_by: str | None = None  # the first reason the run was cut short
         self.load_started_ns: int | None = None
         self.load_ended_ns: int | None = None
@@ -535,14 +537,18 @@ class _Session:
         self.stop_all()
         if ledger is not None:
             write_json(self.run_dir / "mock-ledger.json", ledger)
+        settled_s = self.settle_report.waited_s
+        self.echo(f"settled after {settled_s:.1f} s; writing the tables from the raw records")
         unreadable = write_tables(self.run_dir)
         if unreadable:
             self.notes.append(f"{unreadable} unreadable lines skipped in the raw shards")
         self.settle_report = self._count_possibly_receiving(self.settle_report, ledger)
         interrupted = self.interrupted_by is not None
         self._write_meta("interrupted" if interrupted else "completed")
+        self.echo("analysing: outcomes, latency, capacity, cost")
         analysis = analyse(self.run_dir, scenario)
         write_json(self.run_dir / "summary.json", analysis.summary)
+        self.echo("writing report.html and report.md")
         write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
         if interrupted:
@@ -665,12 +671,18 @@ class _Session:
         counts = read_worker_progress(self.run_dir)
         self.generator_cpu_max_pct = max(self.generator_cpu_max_pct, counts.get("cpu_pct", 0.0))
         sent = int(counts.get("sent", 0))
+        # The rate since the last line, not since the start: a step in the rate shows at once.
+        last_s, last_sent = self._last_tick
+        rate_rps = (sent - last_sent) / max(elapsed_s - last_s, 1e-9)
+        self._last_tick = (elapsed_s, sent)
+        self._requests_tail.poll()
         self.echo(
             f"  {elapsed_s:6.1f} s  scheduled {int(counts.get('scheduled', 0))}"
-            f"  sent {sent} ({sent / max(elapsed_s, 1e-9):.0f}/s)"
+            f"  sent {sent} ({rate_rps:.0f}/s now)"
             f"  in flight {int(counts.get('in_flight', 0))}"
             f"  not sent {int(counts.get('not_sent', 0))}"
             f"  | answered {tail.answers}  dropped {tail.dropped}"
+            f"  awaiting a reply {self._requests_tail.awaiting(tail)}"
             f"  | lag p99 {counts.get('lag_p99_ms', 0):.1f} ms"
         )
 

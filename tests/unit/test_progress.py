@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from dumgum_loadtest.progress import EventTail
+from dumgum_loadtest.progress import EventTail, RequestTail
 from dumgum_loadtest.records import RAW_DIR
 
 
@@ -111,3 +111,45 @@ def test_hostile_costs_never_reach_the_live_spend(tmp_path: Path) -> None:
     # each answer.created is still an answer, whatever its cost or shape (the 1e400 line is
     # no JSON a parser accepts, and is skipped)
     assert tail.answers == len(hostile) + 5 + 1
+
+
+def _sent(user: str, persona: str, sent_ns: int, status: int = 204) -> dict[str, Any]:
+    return {"user_id": user, "persona_id": persona, "sent_ns": sent_ns, "status": status}
+
+
+def _reply(event: str, user: str, persona: str, recv_ns: int) -> dict[str, Any]:
+    record: dict[str, Any] = {"recv_ns": recv_ns, "endpoint": "incoming", "status": 204}
+    if event == "answer.created":
+        answer = {"id": f"answer_{user}_{recv_ns}", "sequenceNumber": 0, "cost": "0.0000"}
+        data = {"answer": {**answer, "userProfileId": user, "personaProfileId": persona}}
+    else:
+        data = {"userProfileId": user, "personaProfileId": persona}
+    record["body"] = {"event": event, "data": data}
+    return record
+
+
+def test_conversations_awaiting_a_reply_are_counted_per_pair(tmp_path: Path) -> None:
+    """The progress line's "awaiting a reply": HTTP requests in flight are 0 a moment after
+    each 204, while the conversations wait seconds for their webhook."""
+    raw = tmp_path / RAW_DIR
+    raw.mkdir()
+    requests = [
+        _sent("u1", "p1", 10),
+        _sent("u1", "p1", 11),  # a burst: one conversation awaiting, not two
+        _sent("u2", "p1", 10),  # answered below
+        _sent("u3", "p1", 10),  # dropped below
+        _sent("u4", "p1", 10),  # answered, then a new message after the answer
+        _sent("u4", "p1", 30),
+        _sent("u5", "p1", 10, status=429),  # rejected: nothing to await
+    ]
+    (raw / "requests-w0.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in requests))
+    events = [
+        _reply("answer.created", "u2", "p1", 20),
+        _reply("conversation.dropped", "u3", "p1", 20),
+        _reply("answer.created", "u4", "p1", 20),
+    ]
+    (raw / "events-1.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    events_tail, requests_tail = EventTail(tmp_path), RequestTail(tmp_path)
+    events_tail.poll()
+    requests_tail.poll()
+    assert requests_tail.awaiting(events_tail) == 2  # u1/p1 and u4/p1

@@ -75,6 +75,18 @@ RULES: dict[str, str] = {
     ),
 }
 
+# The same rules in one line each: the report's footnotes (the full texts sit below them).
+SHORT_RULES: dict[str, str] = {
+    REPLIES: "One billed reply per answered request, at its chat model's price.",
+    TEST_MODE: "testMode replies are free; projected as if live, measured at 0.0000.",
+    ENGAGE: "Engage (proactive) requests are billed like any reply; already in replies.",
+    MERGED: "Enqueues merged into one reply by bufferSeconds are free: this is the saving.",
+    SPLIT: "Follow-up messages of a split reply are free; only the first is billed.",
+    VISION: "Each unique picture URL is analysed and billed once, chat-2 only, never in testMode.",
+    SOULENGINE: "Billed once per persona, on its first live generatePersonality reply.",
+    DROPPED: "Dropped conversations are not billed; shown: what they would have cost.",
+}
+
 RUN_VISION_RULE = (
     "The request records carry only 'some vision analysis was asked' and the number of"
     " shareable pictures offered, not which of the four analyses nor the captions. Rule: an"

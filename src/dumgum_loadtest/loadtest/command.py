@@ -27,6 +27,16 @@ OPEN_USER = "OpenModelUser"
 CLOSED_USER = "ConversationUser"
 TOKEN_ENV = "DUMGUM_LOADTEST_TOKEN"
 RECEIVER_URL_ENV = "DUMGUM_LOADTEST_RECEIVER_URL"  # --receiver-url, kept off the command line
+OPTION_NAMES = (
+    "--scenario",
+    "--run-dir",
+    "--run-id",
+    "--target-url",
+    "--receiver-url",
+    "--force-test-mode",
+    "--allow-billable",
+)
+"""The generator's own options (``options``), named in the errors of a bad command line."""
 
 STOP_GRACE_S = 10.0
 """Locust's ``--stop-timeout``: when the run time ends (or the run is stopped), each user

@@ -1,8 +1,16 @@
 """The generator's own Locust command-line options (resolved in ``settings``).
 
-Registered on ``events.init_command_line_parser``, so they show in ``locust --help`` and in
-the web UI, and the master forwards them to every worker with each spawn message. There is no
-token option: the token comes from ``DUMGUM_LOADTEST_TOKEN`` only.
+Registered on ``events.init_command_line_parser``, so Locust parses them, shows them in the
+web UI and forwards them to every worker with each spawn message. There is no token option:
+the token comes from ``DUMGUM_LOADTEST_TOKEN`` only.
+
+The same hook moves Locust's listening defaults to loopback: the web UI (``--web-host``,
+Locust's default: every interface) and, with ``--processes``/``--master``, the master
+(``--master-bind-host``). Either can start load with the token, without a login; exposing
+one is a deliberate ``--web-host 0.0.0.0`` / ``--master-bind-host 0.0.0.0``.
+
+The scenario is fixed on the command line, not in the web UI: it decides the user class
+(see ``users``), chosen once when Locust starts.
 """
 
 from __future__ import annotations
@@ -20,10 +28,16 @@ def listen(hook: Any, handler: Callable[..., None]) -> None:
     hook.add_listener(handler)
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def add_options(parser: Any) -> None:
-    # On the parser itself, not a group: Locust's web-UI keywords (is_required...) need it.
+    # On the parser itself, not a group: Locust's web-UI keywords (include_in_web_ui) need it.
     parser.add_argument(
-        "--scenario", default="", help="Scenario YAML file (required)", is_required=True
+        "--scenario",
+        default="",
+        help="Scenario YAML file (required; it also picks the user class)",
+        include_in_web_ui=False,
     )
     parser.add_argument(
         "--run-dir", default="", help="Run directory; records go to RUN_DIR/raw (default: .)"
@@ -55,6 +69,11 @@ def add_options(parser: Any) -> None:
         help="A real URL: let the mix decide testMode (the orchestrator enforces a spend cap)",
         include_in_web_ui=False,
     )
+    # Locust's own defaults listen on every interface; these are overridden on the command
+    # line (or in locust.conf / LOCUST_WEB_HOST) when exposing them is meant.
+    # Rejected enqueues (the mix's invalid share on purpose, 429s) are results the report
+    # counts, not a failed run; a crash still exits 2.
+    parser.set_defaults(web_host=LOOPBACK, master_bind_host=LOOPBACK, exit_code_on_error=0)
 
 
 listen(events.init_command_line_parser, add_options)

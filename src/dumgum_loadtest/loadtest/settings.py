@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dumgum_loadtest.errors import ConfigError, SafetyError
-from dumgum_loadtest.loadtest.command import TOKEN_ENV
+from dumgum_loadtest.loadtest.command import OPTION_NAMES, TOKEN_ENV
 from dumgum_loadtest.mock import DEFAULT_TOKEN
 from dumgum_loadtest.scenarios import Scenario, load_scenario
 from dumgum_loadtest.scenarios.model import ClosedArrival
@@ -43,7 +43,10 @@ def resolve_options(
     """Check the parsed options; raises ConfigError or SafetyError with the fix."""
     scenario_text = _text(parsed, "scenario")
     if not scenario_text:
-        raise ConfigError("--scenario is required: the scenario YAML file to run")
+        raise ConfigError(
+            "--scenario is required: the scenario YAML file to run (the generator's options:"
+            f" {', '.join(OPTION_NAMES)}; the token in {TOKEN_ENV})"
+        )
     scenario_path = Path(scenario_text)
     scenario = load_scenario(scenario_path)
     real = scenario.target != "mock"

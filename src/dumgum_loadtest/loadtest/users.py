@@ -1,17 +1,24 @@
 """The two Locust users: the open model's dispatcher and the closed model's conversation user.
 
-Run one class per scenario, named on the command line (``OpenModelUser`` for
-``arrival.model: open`` with one user per worker process, ``ConversationUser`` for ``closed``
-with ``arrival.users`` users); a user of the other model stops at once with a message. Both
-are FastHttpUsers: ``self.client`` serves ad-hoc calls, while enqueues go through a pooled
-``EnqueueClient`` shared by the process (see ``transport``).
+One class runs per scenario: ``OpenModelUser`` for ``arrival.model: open`` (one user per
+worker process), ``ConversationUser`` for ``closed`` (``arrival.users`` users). The scenario
+decides, not the command line: on Locust's ``init`` (after the options are parsed, before
+any user class is dispatched) ``_follow_scenario`` narrows ``environment.user_classes`` (and
+the class picker's choice) to that one class, so a locustfile that exposes both, run without
+class names, never spawns the wrong one; a class named on the command line that does not
+fit the scenario is refused before any load. Without ``-u``/``-r`` the user count and spawn
+rate default to the scenario's. Both are FastHttpUsers: ``self.client`` serves ad-hoc calls,
+while enqueues go through a pooled ``EnqueueClient`` shared by the process (see
+``transport``).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -24,6 +31,7 @@ from dumgum_loadtest.loadtest.closed import ConversationRunner
 from dumgum_loadtest.loadtest.openloop import OpenLoop
 from dumgum_loadtest.loadtest.options import listen
 from dumgum_loadtest.loadtest.transport import EnqueueClient, ReceiverClient
+from dumgum_loadtest.scenarios import load_scenario
 from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
 
 logger = logging.getLogger("dumgum_loadtest.loadtest")
@@ -71,6 +79,53 @@ def _context_or_stop() -> worker.WorkerContext:
     except HarnessError as exc:
         logger.error("dumgum-loadtest: %s", exc)
         raise StopUser() from None
+
+
+def _workers_expected(parsed: Any) -> int:
+    """Worker processes of this run as the command line says (1 standalone)."""
+    processes = int(getattr(parsed, "processes", 0) or 0)
+    if processes == -1:
+        return os.cpu_count() or 1
+    if processes > 0:
+        return processes
+    if getattr(parsed, "master", False):
+        return max(1, int(getattr(parsed, "expect_workers", 1) or 1))
+    return 1
+
+
+def _follow_scenario(environment: Any, **_: Any) -> None:
+    """Run the user class the scenario needs, with its user count unless ``-u`` says."""
+    parsed = environment.parsed_options
+    text = str(getattr(parsed, "scenario", "") or "").strip() if parsed is not None else ""
+    if not text:
+        return  # worker._check_options has refused the command line already
+    try:
+        scenario = load_scenario(Path(text))
+    except HarnessError:
+        return  # reported by worker._check_options (or by the users, on a worker)
+    finally:
+        gevent.get_hub().loop.update_now()  # see worker._check_options: keep --run-time exact
+    closed = isinstance(scenario.arrival, ClosedArrival)
+    wanted: type[FastHttpUser] = ConversationUser if closed else OpenModelUser
+    named = [str(name) for name in getattr(parsed, "user_classes", None) or []]
+    wrong = [name for name in named if name != wanted.__name__]
+    if wrong:
+        model = "a closed" if closed else "an open"
+        raise SystemExit(
+            f"dumgum-loadtest: {text} is {model} model: run {wanted.__name__}"
+            f" (or name no user class), not {', '.join(wrong)}"
+        )
+    environment.user_classes[:] = [wanted]
+    environment.available_user_classes = {wanted.__name__: wanted}
+    if getattr(parsed, "num_users", None) is None:
+        if isinstance(scenario.arrival, ClosedArrival):
+            parsed.num_users = scenario.arrival.users
+            if getattr(parsed, "spawn_rate", None) is None:
+                parsed.spawn_rate = scenario.arrival.spawn_rate_per_s
+        else:
+            parsed.num_users = _workers_expected(parsed)
+            if getattr(parsed, "spawn_rate", None) is None:
+                parsed.spawn_rate = float(parsed.num_users)
 
 
 class OpenModelUser(FastHttpUser):
@@ -146,3 +201,7 @@ class ConversationUser(FastHttpUser):
     def on_stop(self) -> None:
         if self._runner is not None:
             self._runner.stop()
+
+
+# registered after worker's listeners: a bad command line is refused there first
+listen(events.init, _follow_scenario)

@@ -153,13 +153,12 @@ def _tune_gc() -> None:
 
 
 def _check_options(environment: Any, **_: Any) -> None:
-    """Fail fast (headless) on a bad scenario or a missing token, before any load."""
+    """Fail fast on a bad scenario or a missing token, before any load (the web UI too: the
+    scenario decides the user class, so it is given on the command line)."""
     try:
         parsed = environment.parsed_options
         if parsed is None or isinstance(environment.runner, WorkerRunner):
             return
-        if not getattr(parsed, "headless", False) and not getattr(parsed, "scenario", ""):
-            return  # the web UI asks for the scenario
         try:
             resolve_options(parsed, environment.host)
         except HarnessError as exc:

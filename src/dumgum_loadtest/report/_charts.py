@@ -1,14 +1,16 @@
-"""Figures drawn from the summary alone: outcomes, latency per chat model, the capacity curve."""
+"""Figures drawn from the summary alone: outcomes, latency per chat model, the capacity curve,
+cost per feature."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from dumgum_loadtest.report._figure import OUTCOME_COLOURS, percent_axis, plt, to_png
-from dumgum_loadtest.report._format import dig, number
+from dumgum_loadtest.report._format import dig, money, number
 
 
 def outcomes_bar(summary: Mapping[str, Any]) -> bytes | None:
@@ -111,3 +113,73 @@ def capacity_curve(summary: Mapping[str, Any]) -> bytes | None:
 def _column(rows: list[Mapping[str, Any]], key: str) -> np.ndarray:
     values = [number(row.get(key)) for row in rows]
     return np.array([np.nan if v is None else v for v in values], dtype="float64")
+
+
+# The cost chart's bars, top down: (feature, label, colour); the saving is drawn below zero.
+COST_BARS = (
+    ("replies", "Replies", "#1f77b4"),
+    ("vision", "Vision analyses", "#9467bd"),
+    ("soulengine", "SoulEngine personas", "#ff7f0e"),
+    ("merged", "Merged enqueues\n(saved by bufferSeconds)", "#2ca02c"),
+)
+
+
+def cost_bars(summary: Mapping[str, Any]) -> list[tuple[str, str, Decimal]]:
+    """The cost chart's bars: (feature, label, projected amount per 1,000 conversations), the
+    amounts exact Decimals; the merged saving is positive here (it is drawn below zero)."""
+    cost = summary.get("cost")
+    if not isinstance(cost, Mapping):
+        return []
+    conversations = number(dig(cost, "counts", "conversations"))
+    if not conversations or conversations < 0 or conversations != int(conversations):
+        return []
+    features = {
+        str(row.get("feature")): row
+        for row in cost.get("features") or []
+        if isinstance(row, Mapping)
+    }
+    bars = []
+    for name, label, _ in COST_BARS:
+        amount = money(dig(features, name, "projected_eur"))
+        if amount is not None:
+            bars.append((name, label, amount * 1000 / Decimal(int(conversations))))
+    return bars
+
+
+def cost_features(summary: Mapping[str, Any]) -> bytes | None:
+    """Projected cost per feature per 1,000 conversations, the bufferSeconds saving below zero.
+
+    The amounts are Decimal strings in the summary; they become floats here, for drawing only.
+    """
+    bars = cost_bars(summary)
+    if not bars:
+        return None
+    cost = summary["cost"]
+    currency = cost.get("currency") if isinstance(cost.get("currency"), str) else "EUR"
+    conversations = number(dig(cost, "counts", "conversations")) or 0.0
+    colour_of = {name: colour for name, _, colour in COST_BARS}
+    labels = [label for _, label, _ in bars]
+    values = [-float(v) if name == "merged" else float(v) for name, _, v in bars]
+    colours = [colour_of[name] for name, _, _ in bars]
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.6 * len(values)), layout="constrained")
+    y = np.arange(len(values))
+    ax.barh(y, values, color=colours)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#555555", linewidth=0.8)
+    span = max(abs(v) for v in values) or 1.0
+    for index, (value, (_, _, exact)) in enumerate(zip(values, bars, strict=True)):
+        text = f"{exact:,.2f} {currency}" + (" saved" if value < 0 else "")
+        # A saving's label sits right of zero, clear of the feature names on the left.
+        ax.annotate(
+            text, (max(value, 0.0), index), xytext=(4, 0), textcoords="offset points",
+            va="center", ha="left", fontsize=8,
+        )  # fmt: skip
+    left = min(values) * 1.1 if min(values) < 0 else 0.0
+    ax.set_xlim(left, max(max(values), 0.0) * 1.35 + 0.1 * span)
+    ax.set_xlabel(
+        f"{currency} per 1,000 conversations (projected, every reply as if live;"
+        " savings left of zero)"
+    )
+    ax.set_title(f"Cost per feature, per 1,000 conversations ({conversations:,.0f} in this run)")
+    return to_png(fig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 DASH = "\u2013"  # en dash: a missing figure
@@ -67,6 +68,33 @@ def number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if math.isfinite(result) else None
+
+
+def money(value: Any) -> Decimal | None:
+    """A finite Decimal amount from summary.json's money strings ("0.0250"), or None.
+
+    Money stays Decimal from the summary to the page; only a chart turns it into floats."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def eur(value: Any, places: int = 4, currency: str = "EUR", sign: bool = False) -> str:
+    """Money with its currency: ``1,234.5600 EUR``; ``sign`` writes a + before gains."""
+    amount = money(value)
+    if amount is None:
+        return DASH
+    text = f"{amount:{'+' if sign else ''},.{places}f}"
+    return f"{text.replace('-', MINUS)} {currency}"
+
+
+MINUS = "\u2212"  # a real minus sign: a loss reads as negative at a glance
 
 
 def dig(data: Any, *path: str) -> Any:

@@ -55,7 +55,8 @@ def table(
     css: str = "",
     group_starts: frozenset[int] = frozenset(),
 ) -> Markup:
-    """A table with a header row; columns ``numeric_from`` to ``numeric_to`` are right-aligned.
+    """A table with a header row, in a box that scrolls sideways when the table is wider than
+    the page; columns ``numeric_from`` to ``numeric_to`` are right-aligned.
 
     Rows whose index is in ``group_starts`` get a heavier rule above them.
     """
@@ -69,9 +70,10 @@ def table(
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}" class="empty">no data</td></tr>')
     title = tag("caption", caption) if caption else ""
+    # In a box of its own: a table wider than the page scrolls there, never past the page edge.
     return Markup(
-        f'<table class="{esc(css)}">{title}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="scroll"><table class="{esc(css)}">{title}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -140,7 +142,8 @@ def nested(value: Any, key: str = "", depth: int = 0) -> Markup:
             for k, v in list(value.items())[:NESTED_ROWS_MAX]
         ]
         body = "".join(f"<tr>{k}<td>{v}</td></tr>" for k, v in rows)
-        return Markup(f'<table class="nested"><tbody>{body}</tbody></table>')
+        inner = f'<table class="nested"><tbody>{body}</tbody></table>'
+        return Markup(inner if depth else f'<div class="scroll">{inner}</div>')
     if isinstance(value, list | tuple):
         items = list(value)[:NESTED_ROWS_MAX]
         if items and all(isinstance(item, Mapping) for item in items):
@@ -227,5 +230,21 @@ dl.defs {
   display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 6px 0 12px; }
 dl.defs dt { font-weight: 600; }
 dl.defs dd { margin: 0; color: var(--muted); }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.scroll > table { margin: 8px 0 14px; }
+/* A long word breaks at the edge of text; tables keep theirs and scroll in their box. */
+body { overflow-wrap: break-word; }
+.costfigs {
+  display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 10px; margin: 12px 0; }
+.costfigs div {
+  background: var(--bg-alt); border: 1px solid var(--line); border-radius: 6px;
+  padding: 10px 14px; min-width: 0; }
+.costfigs b { display: block; font-size: 24px; font-variant-numeric: tabular-nums; }
+.costfigs .per1000 b, .costfigs .per-answer b, .costfigs .billable b { font-size: 18px; }
+.costfigs .difference { border-color: #d4a72c; background: var(--warn-bg); }
+.costfigs span { color: var(--muted); font-size: 12px; display: block; }
+table.reasons td:last-child { color: var(--muted); min-width: 320px; }
+ol.footnotes { font-size: 13px; color: var(--muted); margin: 6px 0 12px; padding-left: 22px; }
+sup a { color: #0969da; text-decoration: none; padding-left: 2px; }
+@media (max-width: 800px) { .costfigs { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 """

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dumgum_loadtest.report import _format as f
+from dumgum_loadtest.report._cost import designed_cost, is_designed
 from dumgum_loadtest.report._html import (
     REDACTED,
     Markup,
@@ -95,10 +96,7 @@ def breakdown_section(summary: Mapping[str, Any], model_plot: Plot | None) -> Ma
             "muted",
         ),
         figure(model_plot, "No chat model had answers to plot."),
-        Markup(
-            f'<div class="scroll">'
-            f"{table(headers, rows, numeric_from=2, group_starts=frozenset(starts))}</div>"
-        ),
+        table(headers, rows, numeric_from=2, group_starts=frozenset(starts)),
     ]
     if constant:
         parts.append(paragraph("The same for every request: " + "; ".join(constant) + ".", "muted"))
@@ -187,12 +185,16 @@ def _placeholder_paths(value: Any, path: str = "") -> list[str]:
     return list(dict.fromkeys(found))  # each once, in order
 
 
-def cost_section(summary: Mapping[str, Any]) -> Markup:
+def cost_section(summary: Mapping[str, Any], plot: Plot | None = None) -> Markup:
+    """The designed section for a cost section as the run builds it; any other shape (an
+    older summary, a hand-made one) as generic tables, its placeholders flagged."""
     cost = summary.get("cost")
     if cost is None:
         return section(
             "cost", "Cost", paragraph("This run's summary has no cost section.", "muted")
         )
+    if is_designed(cost):
+        return section("cost", "Cost", *designed_cost(cost, plot))
     flagged = _placeholder_paths(cost)
     parts: list[Any] = []
     if flagged:
@@ -203,7 +205,7 @@ def cost_section(summary: Mapping[str, Any]) -> Markup:
                 f"DumGum does not publish; treat them as estimates.<ul>{items}</ul></div>"
             )
         )
-    parts.append(Markup(f'<div class="scroll">{nested(cost)}</div>'))
+    parts.append(nested(cost))
     return section("cost", "Cost", *parts)
 
 

@@ -308,7 +308,7 @@ def _stages_section(summary: Mapping[str, Any]) -> Markup:
     return section(
         "stages",
         TITLES["stages"],
-        Markup(f'<div class="scroll">{table(headers, rows)}</div>'),
+        table(headers, rows),
         paragraph(
             "Warm-up trimmed; answers received per second in the stage's steady window (see "
             "Capacity); the share answered or merged and the latency are of the stage's own "
@@ -339,7 +339,7 @@ def render_html(
             breakdown_section(summary, by_name.get("model-latency")),
             endpoints_section(summary),
             hygiene_section(summary),
-            cost_section(summary),
+            cost_section(summary, by_name.get("cost")),
             health_section(summary),
             setup_section(run_dir),
         ]

@@ -107,6 +107,29 @@ def _capacity_table(capacity: Mapping[str, Any]) -> str:
     return md_table(list(PLATEAU_HEADERS), rows)
 
 
+def _cost_lines(summary: Mapping[str, Any], figures: Mapping[str, str]) -> list[str]:
+    """Projected vs measured, the difference and the unit cost; the rest is in report.html."""
+    cost = summary.get("cost")
+    if not isinstance(cost, Mapping) or "projected" not in cost:
+        return []
+    found = cost.get("currency")
+    currency = found if isinstance(found, str) and found else "EUR"
+    rows = [
+        ["projected (every reply as if live)", f.dig(cost, "projected", "total_eur"), 4],
+        ["measured (sum of answer.cost)", f.dig(cost, "measured", "total_eur"), 4],
+        ["projected minus measured", f.dig(cost, "difference", "projected_minus_measured_eur"), 4],
+        ["per 1,000 conversations (projected)", cost.get("per_1000_conversations_eur"), 2],
+    ]
+    rows = [
+        [name, f.eur(amount, places, currency, sign=name.startswith("projected minus"))]
+        for name, amount, places in rows
+    ]
+    out = ["## Cost", "", md_table(["figure", "amount"], [[md(a), md(b)] for a, b in rows]), ""]
+    if "cost" in figures:
+        out += [f"![Cost per feature, per 1,000 conversations]({figures['cost']})", ""]
+    return out
+
+
 def render_markdown(analysis: Analysis, figures: Mapping[str, str] | None = None) -> str:
     """The Markdown report; ``figures`` maps plot names to relative PNG paths to link."""
     summary = analysis.summary
@@ -156,5 +179,6 @@ def render_markdown(analysis: Analysis, figures: Mapping[str, str] | None = None
     for name, title in (("latency-cdf", "Latency CDF"), ("over-time", "Over time")):
         if name in figures:
             out += [f"![{title}]({figures[name]})", ""]
+    out += _cost_lines(summary, figures)
     out.append("_Full report with every table and plot: `report.html` in the run directory._")
     return "\n".join(out) + "\n"

@@ -25,12 +25,17 @@ from dumgum_loadtest.analysis.latency import (
 )
 from dumgum_loadtest.analysis.outcomes import outcome_codes
 from dumgum_loadtest.analysis.timeseries import first_and_last, stage_codes
-from dumgum_loadtest.report._charts import capacity_curve, model_latency, outcomes_bar
+from dumgum_loadtest.report._charts import (
+    capacity_curve,
+    cost_features,
+    model_latency,
+    outcomes_bar,
+)
 from dumgum_loadtest.report._figure import RC, STAGE_COLOURS, percent_axis, plt, to_png
 from dumgum_loadtest.report._format import STAGE_LABELS, number
 
 # Every figure the report may hold, in report order (also the file names under plots/).
-PLOT_NAMES = ("capacity", "outcomes", "latency-cdf", "over-time", "model-latency")
+PLOT_NAMES = ("capacity", "outcomes", "latency-cdf", "over-time", "model-latency", "cost")
 CDF_POINTS = 2000
 EXACT_SAMPLES = 1_000_000
 BODY_SAMPLES = 200_000
@@ -300,6 +305,7 @@ def render_plots(analysis: Analysis) -> list[Plot]:
         ("latency-cdf", "Latency CDF per stage", lambda: latency_cdf(analysis)),
         ("over-time", "Over time", lambda: over_time(analysis)),
         ("model-latency", "Latency per chat model", lambda: model_latency(summary)),
+        ("cost", "Cost per feature, per 1,000 conversations", lambda: cost_features(summary)),
     ]
     plots = []
     with matplotlib.rc_context(RC):

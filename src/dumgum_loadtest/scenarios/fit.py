@@ -17,7 +17,12 @@ that keep it faithful to how ``RequestFactory`` draws:
 - a field whose shares for one chat model differ from the whole sample's (with at least 100
   bodies of that model: by more than 0.05 in total variation, and significantly, chi-square at
   0.001) goes into ``by_model`` for every model with enough bodies;
-- bodies the request schema rejects are counted into ``mix.invalid_share`` and not fitted.
+- a numeric string counts as its number (the API takes both: ``bufferSeconds`` "5" and 5
+  are one value);
+- bodies the request schema rejects are counted into ``mix.invalid_share`` and not fitted;
+- fields the generator does not draw (``banDurations``, guardrail options it has no mix field
+  for, the customer's own ``tags``...) are not fitted: the scenario's header lists each, with
+  the number of bodies that set it, and ``scenario fit`` prints the same list.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import yaml
 from pydantic import ValidationError
 
 from dumgum_loadtest.errors import ConfigError
-from dumgum_loadtest.scenarios.fields import OMIT
+from dumgum_loadtest.scenarios.fields import FIELD_SPECS, OMIT
 from dumgum_loadtest.scenarios.model import MIX_FIELDS, Scenario, load_scenario, parse_scenario
 from dumgum_loadtest.scenarios.stats import fits
 from dumgum_loadtest.schema.enums import ChatModel
@@ -43,6 +48,19 @@ _CHAT_MODEL = "replyParameters.chatModel"
 _ICEBREAKER = "replyParameters.icebreakerType"
 _PICTURE_FIELDS = ("replyParameters.shareablePictures", "replyParameters.shareablePictureCaptioned")
 _NOT_OBSERVED: Any = object()  # the field does not apply to this body (not even as "omit")
+_NUMERIC_KINDS = ("int", "number", "pause", "count")
+# Body paths the fit reads without a mix field of that name: ids, versions and the messages
+# the generator makes itself, and the fields fitted under another name.
+_READ_ELSEWHERE = (
+    "userProfileId",
+    "personaProfileId",
+    "userProfileVersion",
+    "personaProfileVersion",
+    "additionalLanguages",
+    "replyParameters.engage",
+    "replyParameters.shareablePictures",
+    "replyParameters.action.pauseConversation",
+)
 
 
 def _observe(body: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +97,41 @@ def _observe(body: dict[str, Any]) -> dict[str, Any]:
             seen[name] = _NOT_OBSERVED
     if engage not in ("AUTO", "ICEBREAKER"):
         seen[_ICEBREAKER] = _NOT_OBSERVED
+    for name, value in seen.items():
+        spec = FIELD_SPECS.get(name)
+        if spec is not None and spec.kind in _NUMERIC_KINDS and isinstance(value, str):
+            seen[name] = _number(value)
     return seen
+
+
+def _number(text: str) -> Any:
+    """A numeric string as its number (an int when whole); other text unchanged."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number
+
+
+def _paths(node: Any, prefix: str = "") -> set[str]:
+    """Every leaf path of a body (lists are leaves)."""
+    if not isinstance(node, dict) or not node:
+        return {prefix} if prefix else set()
+    found: set[str] = set()
+    for key, value in node.items():
+        found |= _paths(value, f"{prefix}.{key}" if prefix else str(key))
+    return found
+
+
+def not_fitted(bodies: list[dict[str, Any]]) -> Counter[str]:
+    """The body paths no mix field draws, each with the number of bodies that set it."""
+    fitted = (*MIX_FIELDS, *_READ_ELSEWHERE)
+    counts: Counter[str] = Counter()
+    for body in bodies:
+        for path in _paths(body):
+            if not any(path == name or path.startswith(name + ".") for name in fitted):
+                counts[path] += 1
+    return counts
 
 
 def _nested(params: dict[str, Any], parts: list[str]) -> Any:
@@ -189,6 +241,13 @@ def fit_scenario(sample_path: Path, name: str) -> str:
         "# The mix and population come from the sample; the sample says nothing about timing,\n"
         "# so edit arrival, duration, conversation behaviour, SLOs and the mock model.\n"
     )
+    skipped = not_fitted(bodies)
+    if skipped:
+        header += "# Not fitted (no mix field draws them; generated requests leave them out):\n"
+        header += "".join(
+            f"#   {path}: in {count} of {len(bodies)} bodies\n"
+            for path, count in sorted(skipped.items())
+        )
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     return header + text
 

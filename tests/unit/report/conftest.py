@@ -37,6 +37,10 @@ class Plan:
     status: str = "completed"
     cpu_pct: float | None = None
     notes: Sequence[str] = ()
+    test_mode: bool = True  # False: live requests, billed at ``answer_cost`` each
+    answer_cost: str = "0.0000"
+    personas: int = 1  # persona ids p1..pN in turn
+    generate_personality: bool = False
 
 
 def _scenario_text(name: str) -> str:
@@ -94,13 +98,13 @@ def build_run(run_dir: Path, plan: Plan) -> Path:
             record = RequestRecord(
                 run_id=run_id, request_id=request_id, worker="0", conversation_id=f"c{number}",
                 turn=0, burst_index=0, burst_size=1, stage=stage, user_id=f"u{number}",
-                persona_id="p1", intended_ns=intended_ns, sent_ns=intended_ns + 1_000_000,
-                response_ns=intended_ns + 4_000_000, status=422 if rejected else 204,
-                send_state=SENT, error=None, chat_model=MODELS[number % 2],
-                language="EN", test_mode=True, buffer_s=5, max_processing_s=300,
-                generate_personality=False, vision=number % 3 == 0, shareable_pictures=0,
-                multiple_messages=False, typing_delay="INSTANT", engage=None, pause=False,
-                invalid=rejected,
+                persona_id=f"p{1 + number % plan.personas}", intended_ns=intended_ns,
+                sent_ns=intended_ns + 1_000_000, response_ns=intended_ns + 4_000_000,
+                status=422 if rejected else 204, send_state=SENT, error=None,
+                chat_model=MODELS[number % 2], language="EN", test_mode=plan.test_mode,
+                buffer_s=5, max_processing_s=300, generate_personality=plan.generate_personality,
+                vision=number % 3 == 0, shareable_pictures=0, multiple_messages=False,
+                typing_delay="INSTANT", engage=None, pause=False, invalid=rejected,
             )  # fmt: skip
             requests.append(record.to_json())
             if rejected:
@@ -122,7 +126,7 @@ def build_run(run_dir: Path, plan: Plan) -> Path:
             else:
                 events.append(
                     _event("answer.created", request_id, run_id, done_ns, sequenceNumber=0,
-                           cost="0.0000", responseTime=1)
+                           cost=plan.answer_cost, responseTime=1)
                 )  # fmt: skip
         start_s += duration_s
     (raw / "requests-0.jsonl").write_text(_lines(requests))

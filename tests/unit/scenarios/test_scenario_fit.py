@@ -97,6 +97,8 @@ def test_header_names_the_file_and_counts(fitted: tuple[Path, str, Scenario]) ->
 def test_fitted_shares_match_the_known_mix(fitted: tuple[Path, str, Scenario]) -> None:
     fields = fitted[2].mix.fields
     for name, known in KNOWN.items():
+        if name == "replyParameters.bufferSeconds":  # a numeric string fits as its number
+            known = {5 if key == "5" else key: share for key, share in known.items()}
         _close(fields[name], known, OVER.get(name, SAMPLE))
     for name in ("replyParameters.replyTypingDelay",):
         assert name in fields  # the whole sample's shares, as the fallback
@@ -174,3 +176,36 @@ def test_chi_square_rejects_a_wrong_distribution() -> None:
     assert chi_square([50, 50], [50, 50]) == 0
     assert fits([510, 490], [1, 1])
     assert not fits([600, 400], [1, 1])
+
+
+def test_a_numeric_string_and_its_number_are_one_value(tmp_path: Path) -> None:
+    body = {"userProfileId": "u", "personaProfileId": "p", "language": "EN"}
+    bodies = [
+        {**body, "replyParameters": {"bufferSeconds": "5"}},
+        {**body, "replyParameters": {"bufferSeconds": 5}},
+        {**body, "replyParameters": {"bufferSeconds": 15}},
+        {**body, "replyParameters": {"bufferSeconds": "15"}},
+    ]
+    sample = tmp_path / "sample.jsonl"
+    sample.write_bytes(b"".join(orjson.dumps(b) + b"\n" for b in bodies))
+    data = yaml.safe_load(fit_scenario(sample, "numbers"))
+    assert data["mix"]["fields"]["replyParameters.bufferSeconds"] == {5: 0.5, 15: 0.5}
+
+
+def test_fields_no_mix_field_draws_are_listed_not_dropped_silently(tmp_path: Path) -> None:
+    """The reference's full example sets banDurations, tags and more that the generator never
+    draws: the fitted scenario says which, and in how many bodies."""
+    from dumgum_loadtest.examples import reference_example
+
+    body = reference_example()
+    sample = tmp_path / "sample.jsonl"
+    sample.write_bytes(orjson.dumps(body) + b"\n" + orjson.dumps(body) + b"\n")
+    text = fit_scenario(sample, "reference")
+    header = [line for line in text.splitlines() if line.startswith("#   ")]
+    listed = {line.removeprefix("#   ").split(":")[0] for line in header}
+    assert any(path.endswith(".banDurations") for path in listed)
+    assert any(path.startswith("tags") for path in listed)
+    assert all(line.endswith("in 2 of 2 bodies") for line in header)
+    # Every listed path really is absent from the mix, and nothing fitted is listed.
+    fields = yaml.safe_load(text)["mix"]["fields"]
+    assert not listed & set(fields)
