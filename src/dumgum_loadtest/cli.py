@@ -22,7 +22,7 @@ def _settings(kind: type[S], given: dict[str, Any], source: str) -> S:
     try:
         return kind(**given)
     except ValidationError as exc:
-        raise config_error_from_validation(source, exc.errors()) from exc
+        raise config_error_from_validation(source, exc.errors(), data=given, model=kind) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -217,6 +217,7 @@ def scenarios_command(directory: Path) -> None:
     """List and validate the scenario files of DIRECTORY (exit 1 when one is invalid)."""
     from dumgum_loadtest.errors import ConfigError
     from dumgum_loadtest.scenarios.fit import list_scenarios
+    from dumgum_loadtest.scenarios.model import weight_notes
 
     found = list_scenarios(directory)
     if not found:
@@ -232,6 +233,8 @@ def scenarios_command(directory: Path) -> None:
             f"ok       {path}  ({loaded.arrival.model} model, {loaded.run_duration_s:g} s)"
             f"  {first_line}"
         )
+        for note in weight_notes(loaded):
+            click.echo(f"  note: {note}")
     raise SystemExit(1 if invalid else 0)
 
 

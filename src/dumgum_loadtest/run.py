@@ -69,7 +69,7 @@ from dumgum_loadtest.safety import (
     is_real_target,
 )
 from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
-from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
+from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival, weight_notes
 from dumgum_loadtest.scenarios.schedule import MAX_WORKER_RATE_RPS
 from dumgum_loadtest.serving import check_port_free, free_port
 from dumgum_loadtest.settle import (
@@ -290,6 +290,9 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     time_scale = time_scale_of(scenario)
     created = create_run_dir(run_dir)
     session = _Session(scenario, options, run_id, run_dir, token, policy, workers, echo)
+    for note in weight_notes(scenario):  # said before the load, and kept in the run's notes
+        echo(f"note: {options.scenario_path}: {note}")
+        session.notes.append(note)
     try:
         write_scenario(run_dir, scenario)
         keep_price_sheet(scenario, options.scenario_path, run_dir)

@@ -68,7 +68,9 @@ def test_settings_change_one_distribution_and_are_validated() -> None:
     with pytest.raises(ConfigError) as error:
         apply_settings(scenario, [f"{GENERATE}={{maybe: 1}}"], str(SOULENGINE))
     assert str(error.value).startswith(f"{SOULENGINE} with --set {GENERATE}")
-    assert "'maybe' is not valid; valid: true, false, null, omit" in str(error.value)
+    assert f"{GENERATE} = 'maybe': not a valid value; valid: true, false, null, omit" in str(
+        error.value
+    )
     with pytest.raises(ConfigError, match=re.escape("population.users = -5")):
         apply_settings(scenario, ["population.users=-5"], str(SOULENGINE))
     with pytest.raises(ConfigError, match=re.escape("population.users is 10000, not a mapping")):
