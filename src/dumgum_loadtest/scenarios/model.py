@@ -467,8 +467,11 @@ def weight_notes(scenario: Scenario) -> list[str]:
     for path, weights in distributions.items():
         total = float(sum(weights.values()))
         if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-            shares = ", ".join(f"{value!r}: {w / total:.3g}" for value, w in weights.items())
-            notes.append(f"{path}: the weights sum to {total:g}, not 1; normalised to {{{shares}}}")
+            how = f"each weight divided by {total:g}"
+            if len(weights) <= 6:
+                shares = ", ".join(f"{value!r}: {w / total:.3g}" for value, w in weights.items())
+                how = f"{{{shares}}}"
+            notes.append(f"{path}: the weights sum to {total:g}, not 1; normalised to {how}")
     return notes
 
 
