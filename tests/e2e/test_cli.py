@@ -97,3 +97,153 @@ def test_demo_prints_the_events_that_come_back(tmp_path: Path) -> None:
     assert "answer.processing" in result.stdout
     assert "answer.created" in result.stdout
     assert list((tmp_path / "demo").glob("events-*.jsonl"))
+
+
+# -- Errors a user can act on (issue 10): exit 2, one line naming the thing, no traceback ----
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE = str(REPO / "scenarios" / "smoke.yaml")
+EXAMPLE_BODY = REPO / "src" / "dumgum_loadtest" / "data" / "enqueue-example.json"
+
+
+def _scenario(tmp_path: Path, name: str, **changes: object) -> str:
+    """smoke.yaml with top-level keys replaced (None: removed), written under ``tmp_path``."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "scenarios" / "smoke.yaml").read_text())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """What a user typed -> (the arguments, texts the one-line error must contain)."""
+    a_file = tmp / "a-file"
+    a_file.write_text("not a directory\n")
+    sample = tmp / "sample.jsonl"
+    sample.write_text(EXAMPLE_BODY.read_text().replace("\n", " ") + "\n")
+    fast = {"model": "open", "process": "poisson", "rate_rps": 1e9}
+    return {
+        "run --out under /proc": (
+            ["run", SMOKE, "--out", "/proc/dumgum-run"],
+            ["--out /proc/dumgum-run", "cannot create or write in /proc"],
+        ),
+        "run --out under a file": (
+            ["run", SMOKE, "--out", f"{a_file}/run"],
+            [f"--out {a_file}/run", "is a file, not a directory"],
+        ),
+        "scenario fit --out under /proc": (
+            ["scenario", "fit", str(sample), "--out", "/proc/fitted.yaml"],
+            ["--out /proc/fitted.yaml", "cannot write in /proc"],
+        ),
+        "scenario fit --out under a file": (
+            ["scenario", "fit", str(sample), "--out", f"{a_file}/fitted.yaml"],
+            ["is a file, not a directory"],
+        ),
+        "cost calibrate --out under /proc": (
+            ["cost", "calibrate", str(tmp), "--out", "/proc/sheet.yaml"],
+            ["--out /proc/sheet.yaml", "cannot write in /proc"],
+        ),
+        "cost calibrate --out under a file": (
+            ["cost", "calibrate", str(tmp), "--out", f"{a_file}/sheet.yaml"],
+            ["is a file, not a directory"],
+        ),
+        "cost --chart under a file": (
+            ["cost", SMOKE, "--volume", "1000/day", "--chart", f"{a_file}/c.png"],
+            [f"--chart {a_file}/c.png", "is a file, not a directory"],
+        ),
+        "cost --chart in a missing directory": (
+            ["cost", SMOKE, "--volume", "1000/day", "--chart", "/nonexistent-dumgum/dir/c.png"],
+            ["--chart /nonexistent-dumgum/dir/c.png", "does not exist"],
+        ),
+        "cost --volume 0/day": (
+            ["cost", SMOKE, "--volume", "0/day"],
+            ["--volume '0/day'", "must be more than 0"],
+        ),
+        "cost --volume 1e99/day": (
+            ["cost", SMOKE, "--volume", "1e99/day"],
+            ["--volume '1e99/day'", "at most 10,000,000,000/day"],
+        ),
+        "run --rate 0": (["run", SMOKE, "--rate", "0"], ["--rate 0: must be more than 0"]),
+        "run --workers 0": (["run", SMOKE, "--workers", "0"], ["--workers 0: give 1 or more"]),
+        "run --max-rate -1": (
+            ["run", SMOKE, "--max-rate", "-1"],
+            ["--max-rate -1: must be more than 0"],
+        ),
+        "run --rate 1e7 --duration 3": (
+            ["run", SMOKE, "--rate", "1e7", "--duration", "3", "--workers", "2"],
+            ["1e+07 requests/s is more than 2 worker(s) can schedule", "--workers 1000"],
+        ),
+        "rate_rps 1e9 in the file": (
+            ["run", _scenario(tmp, "fast", arrival=fast), "--workers", "1"],
+            ["fast.yaml: arrival peak rate 1e+09 requests/s", "10,000/s each"],
+        ),
+        "rate_rps 0 in the file": (
+            ["run", _scenario(tmp, "still", arrival={**fast, "rate_rps": 0})],
+            ["still.yaml: arrival.rate_rps = 0", "greater than 0"],
+        ),
+        "an empty mix": (
+            ["run", _scenario(tmp, "nomix", mix={})],
+            ["nomix.yaml: mix = {}: empty; give mix.fields"],
+        ),
+        "a timeline step after the end": (
+            ["run", _scenario(tmp, "late", timeline=[{"at_s": 60, "patch": {}}])],
+            ["late.yaml: timeline[0].at_s = 60", "after the end of the run (25 s)"],
+        ),
+        "an unknown key": (
+            ["run", _scenario(tmp, "typo", arrival={**fast, "rate_rps": 5, "rate": 5})],
+            ["typo.yaml: arrival.rate = 5: unknown key; valid keys: model, process, rate_rps"],
+        ),
+        "a warm-up longer than the run": (
+            ["run", _scenario(tmp, "warm", warmup_s=100)],
+            ["warm.yaml: warmup_s = 100", "must be shorter than the run (25 s)"],
+        ),
+    }
+
+
+_CASE_IDS = [
+    "run --out under /proc",
+    "run --out under a file",
+    "scenario fit --out under /proc",
+    "scenario fit --out under a file",
+    "cost calibrate --out under /proc",
+    "cost calibrate --out under a file",
+    "cost --chart under a file",
+    "cost --chart in a missing directory",
+    "cost --volume 0/day",
+    "cost --volume 1e99/day",
+    "run --rate 0",
+    "run --workers 0",
+    "run --max-rate -1",
+    "run --rate 1e7 --duration 3",
+    "rate_rps 1e9 in the file",
+    "rate_rps 0 in the file",
+    "an empty mix",
+    "a timeline step after the end",
+    "an unknown key",
+    "a warm-up longer than the run",
+]
+
+
+@pytest.mark.parametrize("case", _CASE_IDS)
+def test_a_bad_input_is_one_line_naming_it_and_exit_2(tmp_path: Path, case: str) -> None:
+    args, expected = _bad_inputs(tmp_path)[case]
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    result = subprocess.run(
+        [CLI, *args], capture_output=True, text=True, timeout=120, cwd=workdir, check=False
+    )
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0], f"{text!r} not in {errors[0]!r}"
+    # Refused before anything was made: no run directory, no directory at the root.
+    assert not (workdir / "reports").exists()
+    assert not Path("/nonexistent-dumgum").exists()
