@@ -247,3 +247,51 @@ def test_a_bad_input_is_one_line_naming_it_and_exit_2(tmp_path: Path, case: str)
     # Refused before anything was made: no run directory, no directory at the root.
     assert not (workdir / "reports").exists()
     assert not Path("/nonexistent-dumgum").exists()
+
+
+@pytest.mark.parametrize("command", ["mock", "receiver"])
+def test_a_busy_port_is_said_before_anything_is_announced(tmp_path: Path, command: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        extra = ["--out", str(tmp_path / "rec")] if command == "receiver" else []
+        result = run_cli(command, "--port", str(port), *extra)
+    assert result.returncode == 2, result.stderr  # was 3, after "listening on ..."
+    assert "Traceback" not in result.stderr
+    assert f"error: --port {port}: 127.0.0.1:{port} is already taken" in result.stderr
+    assert "http://" not in result.stderr  # nothing announced as listening
+
+
+def test_a_refused_run_leaves_no_run_directory(tmp_path: Path) -> None:
+    import socket
+
+    missing_sheet = _scenario(tmp_path, "priced", pricing="no-such-sheet.yaml")
+    out = tmp_path / "runs" / "priced"
+    result = run_cli("run", missing_sheet, "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert "no-such-sheet" in result.stderr
+    assert not (tmp_path / "runs").exists()  # nor its parent, made for it
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("run", SMOKE, "--out", str(out), "--receiver-port", str(port))
+    assert result.returncode == 2, result.stderr
+    assert f"--receiver-port {port}: 127.0.0.1:{port} is already taken" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_weights_that_do_not_sum_to_1_are_said(tmp_path: Path) -> None:
+    directory = tmp_path / "scenarios"
+    directory.mkdir()
+    _scenario(directory, "shares", mix={"fields": {"language": {"EN": 0.5, "FR": 0.2}}})
+    result = run_cli("scenarios", str(directory))
+    assert result.returncode == 0, result.stdout
+    assert (
+        "note: mix.fields.language: the weights sum to 0.7, not 1; normalised to"
+        " {'EN': 0.714, 'FR': 0.286}" in result.stdout
+    )
