@@ -312,6 +312,8 @@ def report(run_dir: Path) -> None:
     verdict = "PASS" if summary["passed"] else "FAIL"
     cut = " (the run was cut short)" if summary["interrupted"] else ""
     click.echo(f"{verdict}{cut}: " + ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items()))
+    for note in summary.get("notes") or []:  # as `run` prints them (a table read from raw/)
+        click.echo(f"note: {note}")
     click.echo(f"report: {run_dir / 'report.html'}")
     if summary["interrupted"]:
         raise SystemExit(EXIT_INTERRUPTED)

@@ -295,3 +295,19 @@ def test_weights_that_do_not_sum_to_1_are_said(tmp_path: Path) -> None:
         "note: mix.fields.language: the weights sum to 0.7, not 1; normalised to"
         " {'EN': 0.714, 'FR': 0.286}" in result.stdout
     )
+
+
+def test_report_rebuilds_from_the_raw_records_when_a_table_is_corrupt(tmp_path: Path) -> None:
+    from tests.unit.report.conftest import Plan, build_run
+
+    from dumgum_loadtest.rundir import write_tables
+
+    run_dir = build_run(tmp_path / "run", Plan())
+    write_tables(run_dir)
+    (run_dir / "requests.parquet").write_bytes(b"PAR1 truncated by a full disk")
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr  # was a traceback
+    assert "Traceback" not in result.stderr
+    assert "note: requests.parquet could not be read" in result.stdout
+    assert "rebuilt from the raw records in raw/" in result.stdout
+    assert (run_dir / "report.html").is_file()
