@@ -121,6 +121,11 @@ def _scenario(tmp_path: Path, name: str, **changes: object) -> str:
     return str(path)
 
 
+def _nowhere(tmp: Path) -> Path:
+    """A directory at the root that does not exist (one per test: the old code made it)."""
+    return Path(f"/nonexistent-dumgum-{abs(hash(str(tmp))) % 10**8}")
+
+
 def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
     """What a user typed -> (the arguments, texts the one-line error must contain)."""
     a_file = tmp / "a-file"
@@ -128,6 +133,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
     sample = tmp / "sample.jsonl"
     sample.write_text(EXAMPLE_BODY.read_text().replace("\n", " ") + "\n")
     fast = {"model": "open", "process": "poisson", "rate_rps": 1e9}
+    nowhere = _nowhere(tmp)
     return {
         "run --out under /proc": (
             ["run", SMOKE, "--out", "/proc/dumgum-run"],
@@ -158,8 +164,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], list[str]]]:
             [f"--chart {a_file}/c.png", "is a file, not a directory"],
         ),
         "cost --chart in a missing directory": (
-            ["cost", SMOKE, "--volume", "1000/day", "--chart", "/nonexistent-dumgum/dir/c.png"],
-            ["--chart /nonexistent-dumgum/dir/c.png", "does not exist"],
+            ["cost", SMOKE, "--volume", "1000/day", "--chart", f"{nowhere}/dir/c.png"],
+            [f"--chart {nowhere}/dir/c.png", "does not exist"],
         ),
         "cost --volume 0/day": (
             ["cost", SMOKE, "--volume", "0/day"],
@@ -246,7 +252,7 @@ def test_a_bad_input_is_one_line_naming_it_and_exit_2(tmp_path: Path, case: str)
         assert text in errors[0], f"{text!r} not in {errors[0]!r}"
     # Refused before anything was made: no run directory, no directory at the root.
     assert not (workdir / "reports").exists()
-    assert not Path("/nonexistent-dumgum").exists()
+    assert not _nowhere(tmp_path).exists()
 
 
 @pytest.mark.parametrize("command", ["mock", "receiver"])
