@@ -30,7 +30,7 @@ from dumgum_loadtest.schema.enums import ChatModel, Engage
 
 # A categorical distribution: value -> weight. Values are what the request field takes
 # (a string, number, boolean, or null for "send null"; the key ``omit`` leaves the field out
-# of the body). Weights need not sum to 1.
+# of the body). Weights are normalised; `run` and `scenarios` say so when they do not sum to 1.
 Categorical = dict[Any, float]
 
 # Where the mix may say something: every request field, by its dotted path in the body.
