@@ -62,7 +62,7 @@ def _settings(kind: type[S], given: dict[str, Any], source: str) -> S:
     try:
         return kind(**given)
     except ValidationError as exc:
-        raise config_error_from_validation(source, exc.errors()) from exc
+        raise config_error_from_validation(source, exc.errors(), data=given, model=kind) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,7 +118,7 @@ def mock(
 ) -> None:
     """Serve the mock DumGum API (enqueue, webhooks, control API under /_mock)."""
     from dumgum_loadtest.mock import MockSettings, create_mock_app, project_id_for
-    from dumgum_loadtest.serving import serve_forever
+    from dumgum_loadtest.serving import check_port_free, serve_forever
 
     given = {key: value for key, value in options.items() if value is not None}
     if tokens:
@@ -132,6 +132,7 @@ def mock(
 
         click.echo(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), nl=False)
         return
+    check_port_free(settings.host, settings.port)  # before "mock DumGum on ..." is printed
     projects = ", ".join(project_id_for(t) for t in settings.accepted_tokens)
     click.echo(
         f"mock DumGum on http://{settings.host}:{settings.port}"
@@ -186,7 +187,9 @@ def mock(
 def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     """Serve the customer endpoints: incoming content, profile, chat history, memory."""
     from dumgum_loadtest.receiver import ReceiverSettings
+    from dumgum_loadtest.receiver.gate import is_loopback_host
     from dumgum_loadtest.receiver.server import serve_receiver
+    from dumgum_loadtest.serving import check_port_free
 
     given = {key: value for key, value in options.items() if value is not None}
     if out_dir is not None:
@@ -194,8 +197,6 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     settings = _settings(
         ReceiverSettings, given, "receiver options (DUMGUM_RECEIVER_* or command line)"
     )
-    from dumgum_loadtest.receiver.gate import is_loopback_host
-
     secret = settings.secret()  # validated before anything is printed
     # The secret itself is never printed here: this goes to the run's logs/receiver.log.
     prefix = "/<secret-path>" if secret.path_segment else ""
@@ -205,6 +206,7 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
             "; WARNING: no --secret-path or --require-header: anyone who reaches this"
             " address can post events"
         )
+    check_port_free(settings.host, settings.port)  # before the endpoints are announced
     click.echo(
         f"customer endpoints on http://{settings.host}:{settings.port}{prefix}: /incoming"
         f" /profile /chat-history /memory; recording to {settings.out_dir}{guard}",
@@ -327,6 +329,7 @@ def scenarios_command(directory: Path) -> None:
     Mock models and price sheets found there are listed as such, not as invalid scenarios."""
     from dumgum_loadtest.errors import ConfigError
     from dumgum_loadtest.scenarios.fit import list_scenarios
+    from dumgum_loadtest.scenarios.model import weight_notes
 
     found = list_scenarios(directory)
     if not found:
@@ -346,6 +349,8 @@ def scenarios_command(directory: Path) -> None:
             f"ok       {path}  ({loaded.arrival.model} model, {loaded.run_duration_s:g} s)"
             f"  {first_line}"
         )
+        for note in weight_notes(loaded):
+            click.echo(f"  note: {note}")
     raise SystemExit(1 if invalid else 0)
 
 
@@ -367,13 +372,16 @@ def scenario_group() -> None:
 @clean_errors
 def scenario_fit(sample: Path, name: str, out_path: Path | None) -> None:
     """Derive a scenario's mix from SAMPLE.jsonl (one production enqueue body per line)."""
+    from dumgum_loadtest.outputs import check_output_file, write_output_text
     from dumgum_loadtest.scenarios.fit import fit_scenario
 
+    if out_path is not None:
+        check_output_file(out_path, "--out")  # before the sample is read
     text = fit_scenario(sample, name)
     if out_path is None:
         click.echo(text, nl=False)
     else:
-        out_path.write_text(text)
+        write_output_text(out_path, text, "--out")
         click.echo(f"wrote {out_path}", err=True)
     for line in text.splitlines():  # what the sample had and the scenario will not send
         if line.startswith("#   "):
@@ -423,6 +431,8 @@ def report(run_dir: Path) -> None:
     verdict = "PASS" if summary["passed"] else "FAIL"
     cut = " (the run was cut short)" if summary["interrupted"] else ""
     click.echo(f"{verdict}{cut}: " + ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items()))
+    for note in summary.get("notes") or []:  # as `run` prints them (a table read from raw/)
+        click.echo(f"note: {note}")
     click.echo(f"report: {run_dir / 'report.html'}")
     if summary["interrupted"]:
         raise SystemExit(EXIT_INTERRUPTED)

@@ -13,6 +13,7 @@ An interrupted run exits with ``EXIT_INTERRUPTED`` whatever its figures say.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import secrets
@@ -40,12 +41,14 @@ from dumgum_loadtest.errors import (
     EXIT_SLO_FAILED,
     EXIT_SLOS_HOLD,
     ConfigError,
+    HarnessError,
 )
 from dumgum_loadtest.loadtest.command import (
     RECEIVER_URL_ENV,
     STOP_GRACE_S,
     WORKERS_EXIT_MARGIN_S,
 )
+from dumgum_loadtest.outputs import check_output_dir
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, RequestTail, read_worker_progress
 from dumgum_loadtest.receiver.gate import is_loopback_host, parse_secret
@@ -57,6 +60,7 @@ from dumgum_loadtest.rundir import (
     environment,
     new_run_id,
     refuse_occupied_run_dir,
+    remove_created,
     run_dir_for,
     write_json,
     write_scenario,
@@ -70,8 +74,9 @@ from dumgum_loadtest.safety import (
     is_real_target,
 )
 from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
-from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
-from dumgum_loadtest.serving import free_port
+from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival, weight_notes
+from dumgum_loadtest.scenarios.schedule import MAX_WORKER_RATE_RPS
+from dumgum_loadtest.serving import check_port_free, free_port
 from dumgum_loadtest.settle import (
     QUIET_PERIOD_S,
     RecordedBytes,
@@ -123,8 +128,30 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 2)
 
 
+def check_options(options: RunOptions) -> None:
+    """The command line's numbers, refused before anything is read, started or written."""
+    if options.duration_s is not None and not options.duration_s > 0:
+        raise ConfigError(f"--duration {options.duration_s:g}: must be more than 0 seconds")
+    if options.rate_rps is not None and not options.rate_rps > 0:
+        raise ConfigError(
+            f"--rate {options.rate_rps:g}: must be more than 0 requests/s (a run that offers"
+            " nothing measures nothing)"
+        )
+    if options.workers is not None and options.workers < 1:
+        raise ConfigError(f"--workers {options.workers}: give 1 or more worker processes")
+    if options.max_rate_rps is not None and not options.max_rate_rps > 0:
+        raise ConfigError(f"--max-rate {options.max_rate_rps:g}: must be more than 0 requests/s")
+    if options.settle_quiet_s is not None and not options.settle_quiet_s >= 0:
+        raise ConfigError(f"--settle-quiet-s {options.settle_quiet_s:g}: must be 0 or more")
+
+
 def resolve_scenario(options: RunOptions) -> Scenario:
-    """The scenario file with the command line's overrides applied, validated again."""
+    """The scenario file with the command line's overrides applied, validated again.
+
+    ``--duration`` stretches or shrinks the stages and the timeline alike: a fault the file
+    injects 30 s into a 180 s run comes 10 s into ``--duration 60``, never after the end.
+    """
+    check_options(options)
     scenario = load_scenario(options.scenario_path)
     data = scenario.model_dump(mode="json")
     if options.target is not None:
@@ -132,10 +159,12 @@ def resolve_scenario(options: RunOptions) -> Scenario:
     arrival = scenario.arrival
     if options.duration_s is not None:
         data["duration_s"] = options.duration_s
+        factor = options.duration_s / scenario.run_duration_s
         if isinstance(arrival, OpenArrival) and arrival.stages:
-            factor = options.duration_s / scenario.run_duration_s
             for stage in data["arrival"]["stages"]:
                 stage["duration_s"] = stage["duration_s"] * factor
+        for step in data["timeline"]:
+            step["at_s"] = step["at_s"] * factor
         data["warmup_s"] = min(scenario.warmup_s, options.duration_s / 4)
     if options.rate_rps is not None:
         if isinstance(arrival, ClosedArrival):
@@ -150,6 +179,22 @@ def resolve_scenario(options: RunOptions) -> Scenario:
         else:
             data["arrival"]["rate_rps"] = options.rate_rps
     return parse_scenario(data, f"{options.scenario_path} (with command-line overrides)")
+
+
+def check_schedulable(scenario: Scenario, workers: int, source: Path) -> None:
+    """Refuse an open-model rate the workers cannot schedule: past the ceiling every planned
+    send is recorded "not sent", and a run at 10^9/s never ends (nor stops writing)."""
+    if not isinstance(scenario.arrival, OpenArrival):
+        return
+    peak = peak_rate_rps(scenario)
+    ceiling = MAX_WORKER_RATE_RPS * workers
+    if peak > ceiling:
+        needed = math.ceil(peak / MAX_WORKER_RATE_RPS)
+        raise ConfigError(
+            f"{source}: arrival peak rate {peak:g} requests/s is more than {workers} worker(s)"
+            f" can schedule ({MAX_WORKER_RATE_RPS:,.0f}/s each, {ceiling:,.0f}/s in all);"
+            f" lower the rate or give --workers {needed} or more"
+        )
 
 
 def peak_rate_rps(scenario: Scenario) -> float:
@@ -201,16 +246,18 @@ def all_resolved(run_dir: Path, time_scale: float) -> bool:
     return not bool((lost & accepted).any())
 
 
+def check_price_sheet(pricing: str | None, scenario_path: Path) -> None:
+    """Fail early, naming the price sheet file that does not exist or does not load."""
+    from dumgum_loadtest.cost.sheet import resolve_price_sheet
+
+    resolve_price_sheet(pricing, scenario_path)
+
+
 def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> None:
     """Copy the price sheet the run uses into the run directory, so reports rebuild with it."""
     from dumgum_loadtest.cost.section import RUN_PRICE_SHEET
-    from dumgum_loadtest.cost.sheet import (
-        DEFAULT_SHEET_PATH,
-        pricing_candidates,
-        resolve_price_sheet,
-    )
+    from dumgum_loadtest.cost.sheet import DEFAULT_SHEET_PATH, pricing_candidates
 
-    resolve_price_sheet(scenario.pricing, scenario_path)  # fails early, naming the file
     if scenario.pricing is None:
         candidates = [DEFAULT_SHEET_PATH]
     else:
@@ -255,28 +302,43 @@ def settle_quiet_period_s(options: RunOptions, time_scale: float) -> float:
 
 def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     scenario = resolve_scenario(options)
-    if options.settle_quiet_s is not None and options.settle_quiet_s < 0:
-        raise ConfigError(f"--settle-quiet-s: must be >= 0, got {options.settle_quiet_s:g}")
     run_id = new_run_id(scenario.name)
     run_dir = run_dir_for(options.out_dir, run_id)
-    refuse_occupied_run_dir(run_dir)  # before anything is started or written
+    # Everything that can be refused is, before anything is started or written: a refused
+    # run leaves no half-made run directory behind.
+    refuse_occupied_run_dir(run_dir)
+    check_output_dir(run_dir, "--out")
     target = scenario.target
     real = is_real_target(target)
     token = api_token() if real else f"sk-proj-run-{secrets.token_urlsafe(18)}"
     policy = billing_policy(target, options.allow_billable, options.spend_cap_eur)
     check_rate(target, peak_rate_rps(scenario), options.max_rate_rps)
     workers = options.workers or default_workers()
+    check_schedulable(scenario, workers, options.scenario_path)
+    check_price_sheet(scenario.pricing, options.scenario_path)  # names the missing file
+    if options.receiver_port is not None:
+        check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
     time_scale = time_scale_of(scenario)
     secret_path = receiver_secret_path(options)
-    create_run_dir(run_dir)
-    write_scenario(run_dir, scenario)
-    keep_price_sheet(scenario, options.scenario_path, run_dir)
+    created = create_run_dir(run_dir)
     session = _Session(
         scenario, options, run_id, run_dir, token, policy, workers, echo, secret_path
     )
+    for note in weight_notes(scenario):  # said before the load, and kept in the run's notes
+        echo(f"note: {options.scenario_path}: {note}")
+        session.notes.append(note)
     try:
+        write_scenario(run_dir, scenario)
+        keep_price_sheet(scenario, options.scenario_path, run_dir)
         with StopSignals() as signals:
             return session.execute(time_scale, signals)
+    except HarnessError:
+        if session.load_started_ns is None:
+            # Refused while starting (a receiver that could not listen, say): nothing was
+            # measured, so nothing of this run stays behind.
+            session.stop_all()
+            remove_created(run_dir, created)
+        raise
     finally:
         # Whatever happened, end what we started; the raw shards stay where they are.
         session.stop_all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import time
 from importlib import metadata
 from pathlib import Path
@@ -45,11 +46,32 @@ def refuse_occupied_run_dir(run_dir: Path) -> None:
         )
 
 
-def create_run_dir(run_dir: Path) -> Path:
+def create_run_dir(run_dir: Path) -> list[Path]:
+    """Create the run directory (new, or empty); returns the directories this created,
+    outermost first, for ``remove_created``."""
+    from dumgum_loadtest.outputs import make_output_dir
+
     refuse_occupied_run_dir(run_dir)
-    (run_dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
-    (run_dir / "logs").mkdir(exist_ok=True)
-    return run_dir
+    created = make_output_dir(run_dir, "--out")
+    try:
+        (run_dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
+        (run_dir / "logs").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {run_dir}: cannot create the run directory: {exc}") from exc
+    return created
+
+
+def remove_created(run_dir: Path, created: list[Path]) -> None:
+    """Undo ``create_run_dir`` after a failed start: the directories it created go; a run
+    directory that existed (it was empty, see ``refuse_occupied_run_dir``) is emptied."""
+    if created:
+        shutil.rmtree(created[0], ignore_errors=True)
+        return
+    for child in run_dir.iterdir() if run_dir.is_dir() else ():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def write_scenario(run_dir: Path, scenario: Scenario) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import threading
 import time
@@ -21,6 +22,28 @@ def free_port(host: str = "127.0.0.1") -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def check_port_free(host: str, port: int, option: str = "--port") -> None:
+    """Refuse, before anything is announced, a port another process listens on (or one this
+    host cannot bind): a usage error naming the address."""
+    if not 0 <= port <= 65535:
+        raise TargetError(f"{option} {port}: not a TCP port; give 1..65535 (0: any free port)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as sock:
+        # As uvicorn binds: a port left in TIME_WAIT by an earlier server is reusable.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise TargetError(
+                    f"{option} {port}: {host}:{port} is already taken by another process;"
+                    " stop it or choose another port"
+                ) from exc
+            raise TargetError(
+                f"{option} {port}: cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
 
 
 def uvicorn_config(

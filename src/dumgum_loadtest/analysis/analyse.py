@@ -251,7 +251,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
         "target": "mock" if scenario.target == "mock" else "url",
         "status": meta.get("status", "unknown"),
         "interrupted": meta.get("status") != "completed",
-        "notes": meta.get("notes", []),
+        "notes": [*meta.get("notes", []), *tables.notes],
         "time_scale": time_scale,
         "duration_s": scenario.run_duration_s,
         "warmup_s": scenario.warmup_s,

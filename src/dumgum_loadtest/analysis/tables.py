@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,16 @@ from dumgum_loadtest.analysis.join import (
     text_array,
 )
 from dumgum_loadtest.analysis.load import RawRecords, load_raw, read_shards
-from dumgum_loadtest.analysis.shards import CALLS, EVENTS, REQUESTS, LineCount, shard_tables
+from dumgum_loadtest.analysis.shards import (
+    CALLS,
+    EVENTS,
+    REQUESTS,
+    LineCount,
+    ShardKind,
+    shard_tables,
+)
+from dumgum_loadtest.errors import ConfigError
+from dumgum_loadtest.records import RAW_DIR
 
 TABLE_NAMES = ("requests", "events", "calls")
 # What the analysis, the cost section and the reports read of each request.
@@ -74,6 +83,7 @@ class RunTables:
     events: JoinedEvents
     calls: pd.DataFrame
     unreadable_lines: int
+    notes: list[str] = field(default_factory=list)  # how the tables were read, when it matters
 
     @classmethod
     def from_raw(cls, raw: RawRecords, run_id: str | None = None) -> RunTables:
@@ -95,7 +105,45 @@ def load_run_tables(run_dir: Path, run_id: str | None = None) -> RunTables:
     with _memory_given_back():
         if not all(path.exists() for path in paths.values()):
             return _read_shards(run_dir, run_id)
-        return _read_run_tables(paths, run_id)
+        try:
+            return _read_run_tables(paths, run_id)
+        except _UNREADABLE_TABLE as exc:
+            note = _fall_back_note(run_dir, paths, exc)
+        tables = _read_shards(run_dir, run_id)
+        tables.notes.append(note)
+        return tables
+
+
+# What pyarrow raises for a truncated, overwritten or otherwise corrupt Parquet file.
+_UNREADABLE_TABLE = (pa.ArrowException, OSError, ValueError)
+
+
+def _fall_back_note(run_dir: Path, paths: dict[str, Path], exc: Exception) -> str:
+    """The note that says the Parquet tables were unreadable and the raw shards were read
+    instead; a ConfigError naming the file when there are no raw shards to read."""
+    bad = _unreadable_table(paths) or paths["requests"]
+    if not any(has_shards(run_dir, kind) for kind in (REQUESTS, EVENTS, CALLS)):
+        raise ConfigError(
+            f"{bad}: unreadable ({exc}) and {run_dir / RAW_DIR} has no raw records to rebuild"
+            " it from; restore the file or the raw/ directory"
+        )
+    return (
+        f"{bad.name} could not be read ({type(exc).__name__}: {str(exc)[:120]}); the report was"
+        f" rebuilt from the raw records in {RAW_DIR}/"
+    )
+
+
+def _unreadable_table(paths: dict[str, Path]) -> Path | None:
+    for path in paths.values():
+        try:
+            pq.read_metadata(path)
+        except _UNREADABLE_TABLE:
+            return path
+    return None
+
+
+def has_shards(run_dir: Path, kind: ShardKind) -> bool:
+    return bool(kind.paths(run_dir))
 
 
 def _read_shards(run_dir: Path, run_id: str | None) -> RunTables:
@@ -153,7 +201,11 @@ def load_records(run_dir: Path) -> RawRecords:
     paths = table_paths(run_dir)
     if not all(path.exists() for path in paths.values()):
         return load_raw(run_dir)
-    frames = {name: read_table(path, None) for name, path in paths.items()}
+    try:
+        frames = {name: read_table(path, None) for name, path in paths.items()}
+    except _UNREADABLE_TABLE as exc:
+        _fall_back_note(run_dir, paths, exc)  # refuses when there are no raw shards
+        return load_raw(run_dir)
     return RawRecords(frames["requests"], frames["events"], frames["calls"], 0)
 
 

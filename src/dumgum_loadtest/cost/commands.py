@@ -94,7 +94,13 @@ def project(
 
     from dumgum_loadtest.cost.render import study_text, write_chart
     from dumgum_loadtest.cost.whatif import study_cost
+    from dumgum_loadtest.outputs import check_output_file, write_output_bytes
 
+    # Before any work: a chart or figures that cannot be written are a usage error.
+    if chart is not None:
+        check_output_file(chart, "--chart")
+    if json_path is not None:
+        check_output_file(json_path, "--json")
     study = study_cost(
         scenario,
         volume,
@@ -107,7 +113,8 @@ def project(
     if chart is not None:
         click.echo(f"chart: {write_chart(study, chart)}")
     if json_path is not None:
-        json_path.write_bytes(orjson.dumps(study.to_json(), option=orjson.OPT_INDENT_2))
+        figures = orjson.dumps(study.to_json(), option=orjson.OPT_INDENT_2)
+        write_output_bytes(json_path, figures, "--json")
         click.echo(f"figures: {json_path}")
 
 
@@ -125,10 +132,13 @@ def calibrate_command(run_dir: Path, out: Path | None, base: Path | None) -> Non
     """Write a price sheet from the answer.cost values RUN_DIR received (per chat model)."""
     from dumgum_loadtest.cost.calibrate import calibrate
     from dumgum_loadtest.cost.sheet import load_price_sheet
+    from dumgum_loadtest.outputs import check_output_file, write_output_text
 
+    if out is not None:
+        check_output_file(out, "--out")  # before the run is read
     text = calibrate(run_dir, load_price_sheet(base) if base is not None else None)
     if out is None:
         click.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    write_output_text(out, text, "--out")
     click.echo(f"price sheet: {out}")

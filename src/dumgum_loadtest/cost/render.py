@@ -17,6 +17,7 @@ from dumgum_loadtest.cost.lines import CostLine
 from dumgum_loadtest.cost.projection import Z95, Projection
 from dumgum_loadtest.cost.rules import PROJECTION_UNCERTAINTY, REPLIES, RULES, SOULENGINE, VISION
 from dumgum_loadtest.cost.whatif import CostStudy, compare
+from dumgum_loadtest.errors import ConfigError
 
 GROUPS = (REPLIES, VISION, SOULENGINE)
 _LABELS = {REPLIES: "replies", VISION: "vision", SOULENGINE: "SoulEngine"}
@@ -195,7 +196,12 @@ def write_chart(study: CostStudy, path: Path) -> Path:
     axes.set_title(f"Projected monthly cost, {_count(study.base.requests_per_month)} requests")
     axes.legend(fontsize="small")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    from dumgum_loadtest.outputs import check_output_file
+
+    check_output_file(path, "--chart")  # never creates directories (at the root, say)
+    try:
+        figure.savefig(path, format="png")
+    except OSError as exc:
+        raise ConfigError(f"--chart {path}: cannot write: {exc.strerror or exc}") from exc
     figure.clear()
     return path

@@ -150,7 +150,9 @@ def parse_price_sheet(data: Any, source: str) -> PriceSheet:
     try:
         return PriceSheet.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise config_error_from_validation(source, exc.errors()) from exc
+        raise config_error_from_validation(
+            source, exc.errors(), data=data, model=PriceSheet
+        ) from exc
 
 
 def load_price_sheet(path: Path) -> PriceSheet:

@@ -31,6 +31,9 @@ from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.scenarios.model import Scenario, load_scenario, parse_scenario
 
 _PERIODS = {"day": 1.0, "month": float(DAYS_PER_MONTH)}
+MAX_VOLUME_PER_DAY = 1e10
+"""The largest volume a projection accepts: 10 billion requests a day (about 116,000/s,
+far beyond any customer); larger numbers are typing mistakes that print meaningless bills."""
 
 
 def parse_volume(text: str) -> float:
@@ -45,7 +48,13 @@ def parse_volume(text: str) -> float:
             f"--volume {text!r}: give enqueue requests per day or per month, e.g. 50000/day or"
             " 1500000/month"
         )
-    return count / _PERIODS[period.strip()]
+    per_day = count / _PERIODS[period.strip()]
+    if not 0 < per_day <= MAX_VOLUME_PER_DAY:
+        raise ConfigError(
+            f"--volume {text!r}: must be more than 0 and at most {MAX_VOLUME_PER_DAY:,.0f}/day"
+            f" ({MAX_VOLUME_PER_DAY * DAYS_PER_MONTH:,.0f}/month)"
+        )
+    return per_day
 
 
 def _path(text: str) -> list[str]:

@@ -250,7 +250,9 @@ class MockConfig(_Section):
         try:
             return MockConfig.model_validate(merged)
         except ValidationError as exc:
-            raise config_error_from_validation(source, exc.errors()) from exc
+            raise config_error_from_validation(
+                source, exc.errors(), data=merged, model=MockConfig
+            ) from exc
 
 
 def _merge(base: Any, patch: Any) -> Any:

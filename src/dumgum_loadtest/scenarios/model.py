@@ -8,6 +8,7 @@ ConfigError naming the file, the field path, the bad value and what is valid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,18 +23,14 @@ from pydantic import (
     model_validator,
 )
 
-from dumgum_loadtest.errors import (
-    ConfigError,
-    config_error_from_validation,
-    describe_validation_errors,
-)
+from dumgum_loadtest.errors import ConfigError, FieldProblemError, config_error_from_validation
 from dumgum_loadtest.mock.distributions import Distribution, Lognormal, Uniform
 from dumgum_loadtest.scenarios.fields import FIELD_SPECS, coerce_value, json_key
 from dumgum_loadtest.schema.enums import ChatModel, Engage
 
 # A categorical distribution: value -> weight. Values are what the request field takes
 # (a string, number, boolean, or null for "send null"; the key ``omit`` leaves the field out
-# of the body). Weights need not sum to 1.
+# of the body). Weights are normalised; `run` and `scenarios` say so when they do not sum to 1.
 Categorical = dict[Any, float]
 
 # Where the mix may say something: every request field, by its dotted path in the body.
@@ -98,7 +95,7 @@ class OpenArrival(_Section):
 
     model: Literal["open"] = "open"
     process: Literal["constant", "poisson"] = "poisson"
-    rate_rps: float | None = Field(default=None, ge=0, description="Used when no stages.")
+    rate_rps: float | None = Field(default=None, gt=0, description="Used when no stages.")
     stages: list[Stage] | None = None
     max_in_flight: int = Field(
         default=1000, ge=1, description="Requests awaiting their HTTP response, per worker."
@@ -110,7 +107,17 @@ class OpenArrival(_Section):
     @model_validator(mode="after")
     def _rate_or_stages(self) -> OpenArrival:
         if self.rate_rps is None and not self.stages:
-            raise ValueError("give rate_rps or stages")
+            raise FieldProblemError(
+                "rate_rps",
+                FieldProblemError.MISSING,
+                "missing; give rate_rps (requests/s, more than 0) or stages",
+            )
+        if self.stages and not any(stage.rate_rps > 0 for stage in self.stages):
+            raise FieldProblemError(
+                "stages",
+                [stage.rate_rps for stage in self.stages],
+                "every stage offers 0 requests/s; at least one must offer more than 0",
+            )
         return self
 
     def stage_plan(self, duration_s: float) -> list[Stage]:
@@ -208,7 +215,7 @@ class Conversation(_Section):
         _check_weights(value)
         for count in value:
             if count < 1:
-                raise ValueError(f"counts must be >= 1, got {count}")
+                raise FieldProblemError(str(count), count, "a count must be 1 or more")
         return value
 
     @field_validator("engage_types")
@@ -218,15 +225,21 @@ class Conversation(_Section):
         return value
 
 
-def _check_weights(weights: dict[Any, float], where: str = "") -> None:
-    prefix = f"{where}: " if where else ""
+WEIGHT_SUM_TOLERANCE = 0.01
+"""How far a distribution's weights may sum from 1 before ``weight_notes`` says they are
+normalised (rounded shares of a fitted mix stay silent)."""
+
+
+def _check_weights(weights: dict[Any, float], where: Sequence[str] = ()) -> None:
+    """Weights >= 0, not all 0 (they are normalised; ``weight_notes`` says so when they do
+    not sum to 1); ``where`` is the path of the distribution below the validated field."""
     if not weights:
-        raise ValueError(f"{prefix}a distribution needs at least one value")
+        raise FieldProblemError(where, weights, "empty; a distribution needs at least one value")
     for value, weight in weights.items():
-        if weight < 0:
-            raise ValueError(f"{prefix}weight {weight!r} of value {value!r} must be >= 0")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+            raise FieldProblemError([*where, str(value)], weight, "a weight must be a number >= 0")
     if sum(weights.values()) <= 0:
-        raise ValueError(f"{prefix}weights must not all be 0")
+        raise FieldProblemError(where, weights, "the weights are all 0; at least one must be more")
 
 
 class Mix(_Section):
@@ -254,7 +267,11 @@ class Mix(_Section):
             where = f"mix.by_model.{model.value}"
             _validate_mix(fields, where)
             if "replyParameters.chatModel" in fields:
-                raise ValueError(f"{where}: by_model cannot redraw replyParameters.chatModel")
+                raise FieldProblemError(
+                    [model.value, "replyParameters.chatModel"],
+                    fields["replyParameters.chatModel"],
+                    "by_model cannot redraw the chat model it is keyed by",
+                )
         return value
 
     # JSON keys are strings: without this, null and true keys would come back as the strings
@@ -280,22 +297,32 @@ def _json_categorical(weights: Categorical) -> dict[str, float]:
 
 
 def _validate_mix(fields: dict[str, Categorical], where: str) -> dict[str, Categorical]:
+    """``where`` is only for the messages of direct callers; paths are relative to the field
+    (``mix.fields``) or to the model's entry of ``mix.by_model``."""
+    prefix = [] if where == "mix.fields" else [where.rsplit(".", 1)[-1]]
     for name, weights in fields.items():
         if name not in MIX_FIELDS:
-            raise ValueError(
-                f"{where}: unknown mix field {name!r}; valid fields: {', '.join(MIX_FIELDS)}"
+            raise FieldProblemError(
+                [*prefix, name],
+                weights,
+                f"unknown mix field {name!r}; valid fields: {', '.join(MIX_FIELDS)}",
             )
         if not isinstance(weights, dict):
-            raise ValueError(
-                f"{where}.{name}: give a mapping of value -> weight, got {weights!r}"
-                f" (valid values: {FIELD_SPECS[name].describe()})"
+            raise FieldProblemError(
+                [*prefix, name],
+                weights,
+                f"give a mapping of value -> weight (valid values: {FIELD_SPECS[name].describe()})",
             )
-        _check_weights(weights, f"{where}.{name}")
+        _check_weights(weights, [*prefix, name])
         for item in weights:
             try:
                 coerce_value(name, item)
-            except ValueError as exc:  # it names the field, the value and the valid ones
-                raise ValueError(f"{where}.{exc}") from None
+            except ValueError:
+                raise FieldProblemError(
+                    [*prefix, name],
+                    item,
+                    f"not a valid value; valid: {FIELD_SPECS[name].describe()}",
+                ) from None
     return fields
 
 
@@ -348,10 +375,37 @@ class Scenario(_Section):
             raise ValueError("give 'mock' or an http(s) URL of the API")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _mix_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "mix" in data:
+            mix = data["mix"]
+            if mix is None or (
+                isinstance(mix, dict) and not mix.get("fields") and set(mix) <= {"fields"}
+            ):
+                raise FieldProblemError(
+                    "mix",
+                    mix,
+                    "empty; give mix.fields (value -> weight per request field), or leave the"
+                    " mix section out to send only the required fields",
+                )
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        if self.warmup_s >= self.run_duration_s:
-            raise ValueError(f"warmup_s ({self.warmup_s}) must be shorter than the run")
+        run_s = self.run_duration_s
+        if self.warmup_s >= run_s:
+            raise FieldProblemError(
+                "warmup_s", self.warmup_s, f"must be shorter than the run ({run_s:g} s)"
+            )
+        for index, step in enumerate(self.timeline):
+            if step.at_s >= run_s:
+                raise FieldProblemError(
+                    ["timeline", index, "at_s"],
+                    step.at_s,
+                    f"after the end of the run ({run_s:g} s): it would never apply;"
+                    f" give 0 <= at_s < {run_s:g}",
+                )
         if self.mock or self.timeline:
             _check_mock_model(self.mock, self.timeline)
         return self
@@ -369,6 +423,13 @@ class Scenario(_Section):
         return self.duration_s
 
 
+class _Shown(str):
+    """A value already shown (``repr``) by the embedded mock's message: shown as it is."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _check_mock_model(mock: dict[str, Any], timeline: list[TimelineStep]) -> None:
     """The ``mock`` section, then each timeline patch over it, must make a valid mock model."""
     from dumgum_loadtest.mock.config import MockConfig
@@ -379,13 +440,39 @@ def _check_mock_model(mock: dict[str, Any], timeline: list[TimelineStep]) -> Non
         try:
             config = config.patched(patch, source=where)
         except ConfigError as exc:
-            cause = exc.__cause__
-            if not isinstance(cause, ValidationError):
+            if exc.items is None:
                 raise
-            lines = ["invalid configuration (the embedded mock's model)"]
-            for item in describe_validation_errors(cause.errors()):
-                lines.append(f"  {where}.{item['field']} = {item['value']}: {item['problem']}")
-            raise ConfigError("\n".join(lines)) from cause
+            item = exc.items[0]  # one line; the first of the embedded mock's problems
+            raise FieldProblemError(
+                [*where.split("."), item["field"]], _Shown(item["value"]), item["problem"]
+            ) from None
+
+
+def weight_notes(scenario: Scenario) -> list[str]:
+    """A line per distribution whose weights do not sum to 1: the run normalises them, and
+    says so (0.5 + 0.2 meant as shares of 1 is a typing mistake the user must see)."""
+    distributions: dict[str, dict[Any, float]] = {
+        "conversation.burst_size": dict(scenario.conversation.burst_size),
+        "conversation.turns": dict(scenario.conversation.turns),
+        "conversation.engage_types": {
+            k.value: w for k, w in scenario.conversation.engage_types.items()
+        },
+    }
+    for name, weights in scenario.mix.fields.items():
+        distributions[f"mix.fields.{name}"] = weights
+    for model, fields in scenario.mix.by_model.items():
+        for name, weights in fields.items():
+            distributions[f"mix.by_model.{model.value}.{name}"] = weights
+    notes = []
+    for path, weights in distributions.items():
+        total = float(sum(weights.values()))
+        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+            how = f"each weight divided by {total:g}"
+            if len(weights) <= 6:
+                shares = ", ".join(f"{value!r}: {w / total:.3g}" for value, w in weights.items())
+                how = f"{{{shares}}}"
+            notes.append(f"{path}: the weights sum to {total:g}, not 1; normalised to {how}")
+    return notes
 
 
 def parse_scenario(data: Any, source: str) -> Scenario:
@@ -394,9 +481,7 @@ def parse_scenario(data: Any, source: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from_validation(source, exc.errors()) from exc
-    except ConfigError as exc:  # the embedded mock model
-        raise ConfigError(f"{source}: {exc}") from exc
+        raise config_error_from_validation(source, exc.errors(), data=data, model=Scenario) from exc
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -25,6 +25,11 @@ from dumgum_loadtest.schema.enums import Engage
 WARMUP_STAGE = "warmup"
 """Stage name of the sends planned inside the scenario's ``warmup_s``."""
 
+MAX_WORKER_RATE_RPS = 10_000.0
+"""The most requests/s one worker process is asked to schedule. The README's benchmarks
+measured about 8,700/s sent by one worker; past this, every planned send would be recorded
+"not sent" as fast as the disk takes it, for far longer than the run."""
+
 _PICK_ATTEMPTS = 8  # tries to find an idle conversation, or a pair not already in play
 
 T = TypeVar("T")
@@ -188,6 +193,13 @@ class WorkerSchedule:
         self.windows = stage_windows(scenario)
         self.duration_s = self.windows[-1].end_s if self.windows else 0.0
         self.messages_per_turn = expected_messages_per_turn(scenario)
+        peak = max((window.rate_rps for window in self.windows), default=0.0)
+        if peak / worker_count > MAX_WORKER_RATE_RPS:
+            raise ValueError(
+                f"scenario {scenario.name!r}: a peak of {peak:g} requests/s over {worker_count}"
+                f" worker(s) is more than one worker can schedule ({MAX_WORKER_RATE_RPS:,.0f}/s);"
+                " lower the rate or add workers"
+            )
 
     def turn_rate_per_s(self, window: StageWindow) -> float:
         """Turns per second this worker starts during ``window``."""

@@ -20,7 +20,7 @@ GENERATE = "mix.fields.replyParameters.generatePersonality"
 
 @pytest.mark.parametrize(
     ("text", "per_day"),
-    [("50000/day", 50_000), ("1,500,000/month", 50_000), ("3_000/day", 3000), ("0/month", 0)],
+    [("50000/day", 50_000), ("1,500,000/month", 50_000), ("3_000/day", 3000), ("1/day", 1)],
 )
 def test_volume(text: str, per_day: float) -> None:
     assert parse_volume(text) == per_day
@@ -29,6 +29,13 @@ def test_volume(text: str, per_day: float) -> None:
 @pytest.mark.parametrize("text", ["50000", "50000/week", "many/day", "-5/day"])
 def test_a_bad_volume_says_what_to_give(text: str) -> None:
     with pytest.raises(ConfigError, match=re.escape("per day or per month, e.g. 50000/day")):
+        parse_volume(text)
+
+
+@pytest.mark.parametrize("text", ["0/day", "0/month", "1e99/day", "inf/day"])
+def test_a_volume_of_nothing_or_beyond_any_customer_is_refused(text: str) -> None:
+    # 0/day printed a bill of 0 and 1e99/day one of 10^95 EUR, both without a word.
+    with pytest.raises(ConfigError, match=r"must be more than 0 and at most 10,000,000,000/day"):
         parse_volume(text)
 
 
@@ -61,7 +68,9 @@ def test_settings_change_one_distribution_and_are_validated() -> None:
     with pytest.raises(ConfigError) as error:
         apply_settings(scenario, [f"{GENERATE}={{maybe: 1}}"], str(SOULENGINE))
     assert str(error.value).startswith(f"{SOULENGINE} with --set {GENERATE}")
-    assert "'maybe' is not valid; valid: true, false, null, omit" in str(error.value)
+    assert f"{GENERATE} = 'maybe': not a valid value; valid: true, false, null, omit" in str(
+        error.value
+    )
     with pytest.raises(ConfigError, match=re.escape("population.users = -5")):
         apply_settings(scenario, ["population.users=-5"], str(SOULENGINE))
     with pytest.raises(ConfigError, match=re.escape("population.users is 10000, not a mapping")):

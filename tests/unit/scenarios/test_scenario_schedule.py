@@ -230,11 +230,19 @@ def test_the_plan_is_deterministic_for_a_seed() -> None:
 
 
 def test_the_plan_is_lazy() -> None:
-    sc = scenario(arrival={"stages": [{"duration_s": 1e9, "rate_rps": 1e6}]})
+    sc = scenario(arrival={"stages": [{"duration_s": 1e9, "rate_rps": 1e4}]})
     started = time.perf_counter()
     first = list(itertools.islice(WorkerSchedule(sc, 0, 1), 1000))
     assert time.perf_counter() - started < 1.0
     assert all(a.intended_offset_s <= b.intended_offset_s for a, b in itertools.pairwise(first))
+
+
+def test_a_rate_beyond_what_the_workers_can_schedule_is_refused() -> None:
+    # rate_rps 1e9 for 3 s planned 3e9 sends, each recorded "not sent": the run never ended.
+    sc = scenario(arrival={"stages": [{"duration_s": 3, "rate_rps": 30_000}]})
+    with pytest.raises(ValueError, match=r"30000 requests/s over 2 worker\(s\).*10,000/s"):
+        WorkerSchedule(sc, 0, 2)
+    assert next(iter(WorkerSchedule(sc, 0, 3))).intended_offset_s < 3
 
 
 def test_time_scale_is_the_mock_s_for_the_mock_and_real_time_for_a_url() -> None:
