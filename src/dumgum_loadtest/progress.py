@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,22 +27,6 @@ def read_worker_progress(run_dir: Path) -> dict[str, float]:
                 else:
                     totals[key] = totals.get(key, 0.0) + float(value)
     return totals
-
-
-def new_lines(directory: Path, pattern: str, offsets: dict[Path, int]) -> Iterator[bytes]:
-    """The complete lines appended to the shards matching ``pattern`` since the offsets
-    (which it advances); a half-written last line waits for the next call."""
-    for path in directory.glob(pattern):
-        offset = offsets.get(path, 0)
-        try:
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-        except OSError:
-            continue
-        complete = chunk.rfind(b"\n") + 1
-        offsets[path] = offset + complete
-        yield from chunk[:complete].splitlines()
 
 
 # Answer ids EventTail remembers to count each answer once: two generations of up to this
@@ -74,8 +57,18 @@ class EventTail:
         self.last_reply_ns: dict[tuple[str, str], int] = {}  # per (user, persona)
 
     def poll(self) -> None:
-        for line in new_lines(self._dir, "events-*.jsonl", self._offsets):
-            self._count(line)
+        for path in self._dir.glob("events-*.jsonl"):
+            offset = self._offsets.get(path, 0)
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1  # leave a half-written line for the next poll
+            self._offsets[path] = offset + complete
+            for line in chunk[:complete].splitlines():
+                self._count(line)
 
     def _count(self, line: bytes) -> None:
         try:
@@ -144,8 +137,18 @@ class RequestTail:
         self.last_sent_ns: dict[tuple[str, str], int] = {}
 
     def poll(self) -> None:
-        for line in new_lines(self._dir, "requests-*.jsonl", self._offsets):
-            self._note(line)
+        for path in self._dir.glob("requests-*.jsonl"):
+            offset = self._offsets.get(path, 0)
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1
+            self._offsets[path] = offset + complete
+            for line in chunk[:complete].splitlines():
+                self._note(line)
 
     def _note(self, line: bytes) -> None:
         try:

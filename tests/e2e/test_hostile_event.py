@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from tests.e2e.stand_in import stand_in_config
 
-from dumgum_loadtest.mock import create_mock_app
+from dumgum_loadtest.mock import MockConfig, create_mock_app
 from dumgum_loadtest.serving import BackgroundServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +45,16 @@ def test_hostile_costs_posted_during_a_run_are_counted_not_summed(tmp_path: Path
     token = "sk-proj-e2e-hostile-51b0"
     receiver_port = free_port()
     receiver = f"http://127.0.0.1:{receiver_port}"
-    stand_in = stand_in_config(receiver)
+    stand_in = MockConfig().patched(
+        {
+            "time_scale": 0.01,
+            "endpoints": {
+                "incoming_content_url": f"{receiver}/incoming",
+                "profile_url": f"{receiver}/profile",
+                "chat_history_url": f"{receiver}/chat-history",
+            },
+        }
+    )
     out = tmp_path / "run"
     env = {**os.environ, "DUMGUM_API_TOKEN": token}
     argv = [CLI, "run", SMOKE, "--target", "", "--receiver-port", str(receiver_port)]

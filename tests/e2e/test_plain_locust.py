@@ -165,31 +165,33 @@ def locust_env() -> dict[str, str]:
     return {**os.environ, "DUMGUM_LOADTEST_TOKEN": DEFAULT_TOKEN}
 
 
-def run_in_repo(argv: list[str], timeout_s: int) -> subprocess.CompletedProcess[str]:
-    """A command as the README runs it: from the checkout, token in the environment."""
-    return subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=locust_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-
-
 def test_readme_command_headless_sends_the_open_model_and_report_reads_the_directory(
     servers: Servers,
 ) -> None:
     command = filled(servers.run_dir, "plain-headless", servers.mock_url, servers.receiver_url)
-    result = run_in_repo([*command, "--headless", "-t", "5s"], timeout_s=120)
+    result = subprocess.run(
+        [*command, "--headless", "-t", "5s"],
+        cwd=ROOT,
+        env=locust_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Traceback" not in output
     assert "is an open model" not in output  # no ConversationUser stopped on the way
     assert servers.enqueues() > 20  # smoke sends 20/s: not one lone request
     servers.wait_idle()
-    report = run_in_repo([CLI, "report", str(servers.run_dir)], timeout_s=120)
+    report = subprocess.run(
+        [CLI, "report", str(servers.run_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert report.returncode == 0, report.stdout + report.stderr
     assert "Traceback" not in report.stderr
     summary = json.loads((servers.run_dir / "summary.json").read_text())
@@ -209,7 +211,15 @@ def test_a_closed_scenario_runs_its_conversation_users(servers: Servers, tmp_pat
     closed.write_text(yaml.safe_dump(scenario))
     command = filled(servers.run_dir, "plain-closed", servers.mock_url, servers.receiver_url)
     command[command.index("--scenario") + 1] = str(closed)
-    result = run_in_repo([*command, "--headless", "-t", "4s"], timeout_s=120)
+    result = subprocess.run(
+        [*command, "--headless", "-t", "4s"],
+        cwd=ROOT,
+        env=locust_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Traceback" not in output
@@ -268,7 +278,15 @@ def test_readme_command_web_ui_listens_on_loopback_and_starts_the_swarm(
 
 def test_a_user_class_that_does_not_fit_the_scenario_is_refused(tmp_path: Path) -> None:
     command = filled(tmp_path / "wrong", "wrong", "http://127.0.0.1:9", "http://127.0.0.1:9")
-    result = run_in_repo([*command, "--headless", "-t", "2s", "ConversationUser"], timeout_s=60)
+    result = subprocess.run(
+        [*command, "--headless", "-t", "2s", "ConversationUser"],
+        cwd=ROOT,
+        env=locust_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0
     assert "is an open model: run OpenModelUser" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
@@ -276,8 +294,14 @@ def test_a_user_class_that_does_not_fit_the_scenario_is_refused(tmp_path: Path) 
 
 
 def test_without_a_scenario_the_error_names_the_generator_options() -> None:
-    result = run_in_repo(
-        [LOCUST, "-f", "locustfiles/enqueue.py", "--headless", "-t", "2s"], timeout_s=60
+    result = subprocess.run(
+        [LOCUST, "-f", "locustfiles/enqueue.py", "--headless", "-t", "2s"],
+        cwd=ROOT,
+        env=locust_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     for option in ("--scenario", "--run-dir", "--target-url", "--receiver-url"):

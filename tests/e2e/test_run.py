@@ -11,9 +11,8 @@ from pathlib import Path
 import jsonschema_rs
 import pandas as pd
 import pytest
-from tests.e2e.stand_in import stand_in_config
 
-from dumgum_loadtest.mock import create_mock_app
+from dumgum_loadtest.mock import MockConfig, create_mock_app
 from dumgum_loadtest.serving import BackgroundServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +74,16 @@ def test_real_url_run_sends_only_test_mode_and_never_writes_the_token(tmp_path: 
     receiver_port = free_port()
     receiver = f"http://127.0.0.1:{receiver_port}"
     # The mock stands in for the real API; its dashboard points at the run's receiver.
-    stand_in = stand_in_config(receiver)
+    stand_in = MockConfig().patched(
+        {
+            "time_scale": 0.01,
+            "endpoints": {
+                "incoming_content_url": f"{receiver}/incoming",
+                "profile_url": f"{receiver}/profile",
+                "chat_history_url": f"{receiver}/chat-history",
+            },
+        }
+    )
     with BackgroundServer(create_mock_app(stand_in, [token])) as api:
         out = tmp_path / "run"
         env = {**os.environ, "DUMGUM_API_TOKEN": token}

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.stand_in import stand_in_config
 
-from dumgum_loadtest.mock import create_mock_app
+from dumgum_loadtest.mock import MockConfig, create_mock_app
 from dumgum_loadtest.processes import ManagedProcess, cli_command, wait_healthy
 from dumgum_loadtest.serving import BackgroundServer, free_port
 
@@ -50,7 +49,16 @@ def test_real_url_run_serves_its_receiver_under_the_secret_path_it_announces(
     public = f"http://127.0.0.1:{receiver_port}"
     receiver = f"{public}/{SECRET}"
     # The stand-in API's dashboard holds the URLs the run announces, secret included.
-    stand_in = stand_in_config(receiver)
+    stand_in = MockConfig().patched(
+        {
+            "time_scale": 0.01,
+            "endpoints": {
+                "incoming_content_url": f"{receiver}/incoming",
+                "profile_url": f"{receiver}/profile",
+                "chat_history_url": f"{receiver}/chat-history",
+            },
+        }
+    )
     with BackgroundServer(create_mock_app(stand_in, [token])) as api:
         out = tmp_path / "run"
         env = clean_env(DUMGUM_API_TOKEN=token, DUMGUM_RECEIVER_SECRET_PATH=SECRET)

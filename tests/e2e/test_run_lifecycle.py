@@ -20,9 +20,8 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
-from tests.e2e.stand_in import stand_in_config
 
-from dumgum_loadtest.mock import create_mock_app
+from dumgum_loadtest.mock import MockConfig, create_mock_app
 from dumgum_loadtest.serving import BackgroundServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -82,9 +81,9 @@ def test_a_real_url_run_records_every_follow_up_the_api_delivered(tmp_path: Path
     token = "sk-proj-e2e-followups"
     receiver_port = free_port()
     receiver = f"http://127.0.0.1:{receiver_port}"
-    stand_in = stand_in_config(
-        receiver,
+    stand_in = MockConfig().patched(
         {
+            "time_scale": 0.01,
             "models": {"dating-smart-1": {"generation_s": {"kind": "constant", "value_s": 50}}},
             "split": {
                 "default_probability": 1.0,
@@ -94,7 +93,12 @@ def test_a_real_url_run_records_every_follow_up_the_api_delivered(tmp_path: Path
             "typing": {"normal_s": {"kind": "constant", "value_s": 500}},  # 5 s of wall clock
             "guardrails": {"stop_rates": {}},
             "behaviour": {"memory_update_rate": 0.0, "picture_share_rate": 0.0},
-        },
+            "endpoints": {
+                "incoming_content_url": f"{receiver}/incoming",
+                "profile_url": f"{receiver}/profile",
+                "chat_history_url": f"{receiver}/chat-history",
+            },
+        }
     )
     scenario = {
         "name": "followups",

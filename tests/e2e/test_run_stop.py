@@ -14,9 +14,8 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
-from tests.e2e.stand_in import stand_in_config
 
-from dumgum_loadtest.mock import create_mock_app
+from dumgum_loadtest.mock import MockConfig, create_mock_app
 from dumgum_loadtest.records import SENT, TRANSPORT_ERROR
 from dumgum_loadtest.serving import BackgroundServer, free_port
 
@@ -106,7 +105,17 @@ def test_a_closed_model_run_against_a_url_ends_promptly_with_every_request_sent(
     token = "sk-proj-e2e-stop-7c2a"
     receiver_port = free_port()
     receiver = f"http://127.0.0.1:{receiver_port}"
-    stand_in = stand_in_config(receiver, SLOW_ENQUEUE)
+    stand_in = MockConfig().patched(
+        {
+            "time_scale": 0.01,
+            "endpoints": {
+                "incoming_content_url": f"{receiver}/incoming",
+                "profile_url": f"{receiver}/profile",
+                "chat_history_url": f"{receiver}/chat-history",
+            },
+            **SLOW_ENQUEUE,
+        }
+    )
     scenario = closed_scenario(tmp_path, {"time_scale": 0.01})
     out = tmp_path / "run"
     env = {**os.environ, "DUMGUM_API_TOKEN": token}

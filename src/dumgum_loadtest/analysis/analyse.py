@@ -69,11 +69,7 @@ class Analysis:
 
 
 def outcome_rules(
-    run_dir: Path,
-    scenario: Scenario,
-    meta: dict[str, Any],
-    time_scale: float,
-    ledger: dict[str, Any],
+    run_dir: Path, scenario: Scenario, meta: dict[str, Any], time_scale: float
 ) -> OutcomeRules:
     """The merge rules of the run's target and how its observation ended, from its files.
 
@@ -86,7 +82,7 @@ def outcome_rules(
     if scenario.target == "mock" and kept.is_file():
         with contextlib.suppress(OSError, yaml.YAMLError):  # else the scenario's copy
             config = yaml.safe_load(kept.read_text()) or {}
-    lag = (ledger.get("gauges") or {}).get("loop_lag_ms")
+    lag = (read_json(run_dir / "mock-ledger.json").get("gauges") or {}).get("loop_lag_ms")
     lag_p99_ms = lag.get("p99") if isinstance(lag, dict) else None
     settle = meta.get("settle")
     settle = settle if isinstance(settle, dict) else {}
@@ -149,9 +145,7 @@ def _breakdowns(
     return tables
 
 
-def _health(
-    requests: pd.DataFrame, run_dir: Path, meta: dict[str, Any], ledger: dict[str, Any]
-) -> dict[str, Any]:
+def _health(requests: pd.DataFrame, run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     servers = meta.get("servers", {})
     sent = requests["sent_ns"].notna()
     lateness_s = (requests.loc[sent, "sent_ns"] - requests.loc[sent, "intended_ns"]) / 1e9
@@ -175,6 +169,7 @@ def _health(
             reasons.append(f"the {name}'s event loop lagged (p99 {lag['p99']:.0f} ms)")
     # The mock's view of the customer side (the receiver): what it could not hand over there
     # is lost through the harness, not the target (None: no mock ledger, e.g. a real URL).
+    ledger = read_json(run_dir / "mock-ledger.json")
     given_up = _ledger_count(ledger, "deliveries_given_up")
     call_failures = _ledger_count(ledger, "customer_call_failures")
     if given_up:
@@ -222,8 +217,7 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     tables = load_run_tables(run_dir, meta.get("run_id"))
     requests, joined = tables.requests, tables.events
     stamps = request_timestamps(requests, joined)
-    ledger = read_json(run_dir / "mock-ledger.json")
-    rules = outcome_rules(run_dir, scenario, meta, time_scale, ledger)
+    rules = outcome_rules(run_dir, scenario, meta, time_scale)
     resolution = resolve(requests, stamps, rules)
     outcome = resolution.outcome
     stamps["covering_reply_ns"] = resolution.covering_reply_ns
@@ -292,11 +286,12 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
             "lost_after_stop": lost_after_stop(requests, codes, joined),
             **invalid_costs(joined),
         },
-        "health": _health(requests, run_dir, meta, ledger),
+        "health": _health(requests, run_dir, meta),
         "unreadable_lines": tables.unreadable_lines,
     }
     summary["slo"] = evaluate_slos(scenario.slos, summary)
     summary["passed"] = all(row["pass"] for row in summary["slo"])
+    ledger = read_json(run_dir / "mock-ledger.json")
     if ledger:
         summary["mock_ledger"] = ledger
     summary["cost"] = _cost(run_dir, tables, outcome, time_scale, scenario, ledger)

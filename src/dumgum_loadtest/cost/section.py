@@ -79,9 +79,7 @@ def cost_section_for_run_dir(run_dir: Path, sheet: PriceSheet | None = None) -> 
         from dumgum_loadtest.analysis.analyse import outcome_rules
 
         meta = _json(run_dir / "run-meta.json") or {}
-        rules: OutcomeRules | float = outcome_rules(
-            run_dir, scenario, meta, time_scale, ledger or {}
-        )
+        rules: OutcomeRules | float = outcome_rules(run_dir, scenario, meta, time_scale)
     else:
         rules = time_scale
     outcome = classify_stamps(
