@@ -307,3 +307,33 @@ def test_without_a_scenario_the_error_names_the_generator_options() -> None:
     for option in ("--scenario", "--run-dir", "--target-url", "--receiver-url"):
         assert option in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_dumgum_locust_help_lists_the_generator_options_and_loopback_defaults() -> None:
+    """``locust --help`` cannot (it prints before loading a locustfile); the README points here."""
+    assert "`dumgum-locust --help`" in (ROOT / "README.md").read_text()
+    result = subprocess.run(
+        [str(BIN / "dumgum-locust"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    for option in ("--scenario", "--run-dir", "--run-id", "--target-url", "--allow-billable"):
+        assert option in result.stdout, result.stdout
+    assert "Defaults to 127.0.0.1 here" in result.stdout  # --web-host, --master-bind-host
+
+
+def test_dumgum_locust_runs_the_locustfile_as_locust_does() -> None:
+    result = subprocess.run(
+        [str(BIN / "dumgum-locust"), "-f", "locustfiles/enqueue.py", "--headless", "-t", "2s"],
+        cwd=ROOT,
+        env=locust_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0  # no --scenario: refused naming the options, as with locust
+    assert "--scenario" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -74,6 +74,22 @@ def add_options(parser: Any) -> None:
     # Rejected enqueues (the mix's invalid share on purpose, 429s) are results the report
     # counts, not a failed run; a crash still exits 2.
     parser.set_defaults(web_host=LOOPBACK, master_bind_host=LOOPBACK, exit_code_on_error=0)
+    for action in parser._actions:  # so --help states the defaults in force, not Locust's
+        if action.dest in ("web_host", "master_bind_host"):
+            action.help = f"{action.help.split('. Defaults')[0]}. Defaults to {LOOPBACK} here"
 
 
 listen(events.init_command_line_parser, add_options)
+
+
+def locust_main() -> None:
+    """``dumgum-locust``: Locust itself, with the options above registered before it parses.
+
+    Plain ``locust --help`` prints its help before it imports any locustfile
+    (locustio/locust#2917), so it cannot list the generator's options; this entry point
+    registers them first, so ``dumgum-locust --help`` lists them and ``dumgum-locust -f
+    locustfiles/enqueue.py ...`` runs exactly as ``locust -f ...`` does.
+    """
+    from locust.main import main
+
+    main()
