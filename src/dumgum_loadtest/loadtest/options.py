@@ -92,4 +92,4 @@ def locust_main() -> None:
     """
     from locust.main import main
 
-    main()
+    main()  # type: ignore[no-untyped-call]  # locust.main is untyped
