@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from dumgum_loadtest import __version__
 from dumgum_loadtest.cli_errors import clean_errors
+from dumgum_loadtest.compare.command import compare
 from dumgum_loadtest.errors import config_error_from_validation
 
 S = TypeVar("S", bound=BaseSettings)
@@ -258,10 +259,20 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     " the target has nothing in progress), within the settle bound [default: 10 s x the"
     " time scale; 10 s against a real URL].",
 )
+@click.option(
+    "--mock-set",
+    "mock_settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Embedded mock only: change its model, not the scenario (repeatable; recorded in"
+    " environment.json and mock-config.yaml, so the run stays comparable with the scenario's"
+    " other runs), e.g. models.dating-smart-1.generation_s='{kind: constant, value_s: 1.3}'.",
+)
 @clean_errors
 def run(
     scenario: Path,
     spend_cap_eur: str | None,
+    mock_settings: tuple[str, ...],
     **options: Any,
 ) -> None:
     """Run a scenario: start what it needs, send the load, settle, write the run directory.
@@ -285,7 +296,10 @@ def run(
         except InvalidOperation:
             raise ConfigError(f"--spend-cap-eur: not a number: {spend_cap_eur!r}") from None
     result = run_scenario(
-        RunOptions(scenario_path=scenario, spend_cap_eur=cap, **options), echo=click.echo
+        RunOptions(
+            scenario_path=scenario, spend_cap_eur=cap, mock_settings=mock_settings, **options
+        ),
+        echo=click.echo,
     )
     raise SystemExit(result.exit_code)
 
@@ -446,6 +460,7 @@ def _register_cost() -> None:
 
 
 _register_cost()
+main.add_command(compare)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from dumgum_loadtest.loadtest.command import (
     STOP_GRACE_S,
     WORKERS_EXIT_MARGIN_S,
 )
+from dumgum_loadtest.mock.overrides import apply_mock_settings
 from dumgum_loadtest.outputs import check_output_dir
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, RequestTail, read_worker_progress
@@ -113,6 +114,9 @@ class RunOptions:
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
     settle_quiet_s: float | None = None
+    # ``--mock-set PATH=VALUE``: the embedded mock's model changed, the scenario not (so the
+    # run stays comparable with others of the scenario: see mock/overrides.py).
+    mock_settings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -316,6 +320,10 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     workers = options.workers or default_workers()
     check_schedulable(scenario, workers, options.scenario_path)
     check_price_sheet(scenario.pricing, options.scenario_path)  # names the missing file
+    if options.mock_settings:
+        if real:
+            raise ConfigError("--mock-set: changes the embedded mock; this run targets a real URL")
+        apply_mock_settings(scenario.mock, options.mock_settings)  # refused here if invalid
     if options.receiver_port is not None:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
     time_scale = time_scale_of(scenario)
@@ -470,7 +478,7 @@ class _Session:
         return self._with_secret(local)
 
     def _start_mock(self, receiver_url: str, time_scale: float) -> str:
-        config = dict(self.scenario.mock)
+        config = apply_mock_settings(self.scenario.mock, self.options.mock_settings)
         config.setdefault("seed", self.scenario.seed)
         config_path = self.run_dir / "mock-config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -559,7 +567,11 @@ class _Session:
                 "mock" if self.mock_url else scenario.target,
                 time_scale,
                 self.workers,
-                {"run_id": self.run_id, "force_test_mode": self.policy.force_test_mode},
+                {
+                    "run_id": self.run_id,
+                    "force_test_mode": self.policy.force_test_mode,
+                    "mock_overrides": list(self.options.mock_settings),
+                },
             ),
         )
         self.echo(
