@@ -172,7 +172,7 @@ def verdicts(comparison: Comparison) -> list[Verdict]:
             passed = None
             message = f"not tested: {row.note or 'no figure on a side'}"
         details = f"{message}\nbaseline: {comparison.baseline.how}\n{row.note}".strip()
-        out.append(Verdict(row.metric, f"compare.{row.group}", passed, message, details))
+        out.append(Verdict(row.metric, row.group, passed, message, details))
     for slo in comparison.slos:
         message = f"{slo.objective}: measured {slo.measured} vs target {slo.target:g}"
         out.append(Verdict(slo.objective, "slo", slo.passed, message))
