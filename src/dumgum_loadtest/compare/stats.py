@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import stats  # type: ignore[import-untyped,unused-ignore]  # no stubs pinned
 
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 CONFIDENCE = 0.99
