@@ -126,8 +126,8 @@ def compare_run_dirs(
                 f"--baseline {baseline_spec}: the baseline is the current run itself"
                 f" ({current.run_dir}); give another run"
             )
-        check_comparable(current, record)
         check_valid(record, "the baseline")
+        check_comparable(current, record)
     current_samples = load_samples(Path(current.run_dir))
     baseline_samples = [
         load_samples(_run_dir(Path(record.run_dir), f"baseline {record.run_id}"))
