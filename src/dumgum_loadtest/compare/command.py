@@ -15,7 +15,7 @@ from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.errors import ConfigError
 
 if TYPE_CHECKING:
-    from dumgum_loadtest.compare.gate import Baseline, Comparison
+    from dumgum_loadtest.compare.gate import Baseline, Comparison, Thresholds
     from dumgum_loadtest.history.record import RunRecord
 
 LAST_PASSING = "last-passing"
@@ -101,7 +101,10 @@ def compare(
 
 
 def compare_run_dirs(
-    run_dir: Path, baseline_spec: str, db_url: str | None, thresholds: object
+    run_dir: Path,
+    baseline_spec: str = LAST_PASSING,
+    db_url: str | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Comparison:
     """The library entry: the comparison of ``run_dir`` with the baseline ``baseline_spec``
     names (a run directory, ``last-passing`` or ``median-of:N``)."""
@@ -115,8 +118,7 @@ def compare_run_dirs(
     from dumgum_loadtest.compare.samples import load_samples
     from dumgum_loadtest.history.record import read_run
 
-    if not isinstance(thresholds, Thresholds):
-        raise TypeError("thresholds: expected a compare.gate.Thresholds")
+    thresholds = thresholds or Thresholds()
     current = read_run(_run_dir(run_dir, "RUN_DIR"))
     check_valid(current, "the current")
     baseline = choose_baseline(current, baseline_spec, db_url)
@@ -175,8 +177,15 @@ def choose_baseline(current: RunRecord, spec: str, db_url: str | None) -> Baseli
 
 def _history(current: RunRecord, db_url: str | None, limit: int) -> list[RunRecord]:
     """Runs of the current run's scenario and target from the history store, newest first."""
-    from dumgum_loadtest.history.store import open_history  # type: ignore[import-not-found,unused-ignore]
-
+    try:
+        from dumgum_loadtest.history.store import (  # type: ignore[import-not-found,unused-ignore]
+            open_history,
+        )
+    except ImportError as exc:
+        raise ConfigError(
+            f"--baseline {LAST_PASSING} and {MEDIAN_OF}N need the run history, which this"
+            f" installation does not have ({exc}); give --baseline RUN_DIR"
+        ) from exc
     history = open_history(db_url)
     runs: list[RunRecord] = history.runs(
         scenario_hash=current.scenario_hash, target=current.target, limit=limit
