@@ -11,7 +11,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,24 @@ def add_run(url: str | None, run_dir: Path) -> tuple[RunRecord, bool]:
     record = read_run(run_dir)
     with open_history(url) as history:
         return record, history.add(record)
+
+
+def record_finished_run(url: str, run_dir: Path, echo: Callable[[str], None]) -> bool:
+    """``run``'s last step: record the run just written. Whatever goes wrong here only
+    warns (the run directory is complete and can be added later): the run keeps its exit
+    code. Returns whether the run is in the history now."""
+    shown = mask_url(url)
+    try:
+        record, _added = add_run(url, run_dir)
+    except Exception as exc:  # never let the history cost the run its result
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        echo(
+            f"warning: history: the run was not recorded in {shown} ({reason.replace(url, shown)});"
+            f" record it later with: dumgum-loadtest history add {run_dir}"
+        )
+        return False
+    echo(f"history: recorded {record.run_id} in {shown}")
+    return True
 
 
 class History:
