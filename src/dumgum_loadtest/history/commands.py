@@ -46,7 +46,12 @@ def add_command(run_dirs: tuple[Path, ...], db_url: str | None) -> None:
     records = [read_run(run_dir) for run_dir in run_dirs]
     with open_history(db_url) as store:
         for record in records:
-            state = "added" if store.add(record) else "already recorded"
+            if store.add(record):
+                state = "added"
+            elif _same_run(store.get(record.run_id), record):
+                state = "already recorded"
+            else:
+                state = "NOT added, another run with this id is recorded"
             click.echo(f"{state}: {record.run_id} ({_describe(record)})")
 
 
@@ -109,6 +114,15 @@ def export_command(
     wide = wide_frame(frame)
     write_output_text(csv_path, wide.to_csv(index=False), "--csv")
     click.echo(f"wrote {len(wide)} run(s), {len(wide.columns) - 5} metric(s) to {csv_path}")
+
+
+def _same_run(known: RunRecord | None, record: RunRecord) -> bool:
+    """Whether ``known`` is ``record`` itself (perhaps from a copy of its directory)."""
+    return known is not None and (known.machine, known.scenario_hash, known.started_at) == (
+        record.machine,
+        record.scenario_hash,
+        record.started_at,
+    )
 
 
 def _describe(record: RunRecord) -> str:

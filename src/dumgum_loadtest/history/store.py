@@ -125,12 +125,18 @@ def record_finished_run(url: str, run_dir: Path, echo: Callable[[str], None]) ->
     code. Returns whether the run is in the history now."""
     shown = mask_url(url)
     try:
-        record, _added = add_run(url, run_dir)
+        record, added = add_run(url, run_dir)
     except Exception as exc:  # never let the history cost the run its result
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         echo(
             f"warning: history: the run was not recorded in {shown} ({reason.replace(url, shown)});"
             f" record it later with: dumgum-loadtest history add {run_dir}"
+        )
+        return False
+    if not added:  # a new run cannot be there already: another run has the same id
+        echo(
+            f"warning: history: another run with id {record.run_id} is recorded in {shown}"
+            " already (same scenario started the same second?); this one was not recorded"
         )
         return False
     echo(f"history: recorded {record.run_id} in {shown}")
