@@ -50,6 +50,7 @@ def make_run_dir(
                 },
             ]
         },
+        "goodput_rps": rate_rps * 0.98,
         "cost": {"per_answered_request_eur": cost_per_answer_eur},
         "health": {"harness_bottleneck": False},
         "slo": [{"objective": "first_answer_p99_s", "pass": slo_passed}],
