@@ -104,7 +104,13 @@ def open_history(url: str | None = None) -> History:
     engine = _engine(target)
     try:
         _upgrade(engine)
-    except (SQLAlchemyError, CommandError) as exc:
+    except CommandError as exc:  # a revision this version does not have
+        engine.dispose()
+        raise ConfigError(
+            f"history database {shown}: cannot open it: {_one_line(exc, url)} (a newer"
+            " dumgum-loadtest migrated it: use that version, or another database)"
+        ) from exc
+    except SQLAlchemyError as exc:
         engine.dispose()
         raise ConfigError(
             f"history database {shown}: cannot open it: {_one_line(exc, url)}"
