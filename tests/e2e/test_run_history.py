@@ -57,17 +57,3 @@ def test_runs_record_themselves_in_sqlite_and_postgresql(tmp_path: Path, postgre
         overall = frame[(frame["scope"] == "overall") & (frame["metric"] == P99)]
         measured = summary["latency_s"]["first_answer"]["from_intended"]["censored"]["p99"]
         assert overall["value"].tolist() == [pytest.approx(measured)]
-
-
-def test_an_unsupported_history_url_refuses_the_run_before_it_starts(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    result = subprocess.run(
-        [CLI, "run", SMOKE, *SHORT, "--out", str(out), "--history", "mysql://u:pw@h/db"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "unsupported kind 'mysql'" in result.stderr and ":pw@" not in result.stderr
-    assert not out.exists()

@@ -106,3 +106,13 @@ def test_db_defaults_from_the_environment(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "smoke-20261201-020000" in cli("list", env=env).stdout
     assert (tmp_path / "from-env.sqlite").is_file()
+
+
+def test_run_refuses_an_unsupported_history_url_before_it_starts(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    smoke = str(Path(__file__).resolve().parents[3] / "scenarios" / "smoke.yaml")
+    argv = ["run", smoke, "--out", str(out), "--history", "mysql://u:pw@h/db"]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 2
+    assert "unsupported kind 'mysql'" in result.stderr and ":pw@" not in result.output
+    assert not out.exists()
