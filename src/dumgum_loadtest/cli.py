@@ -15,6 +15,7 @@ from dumgum_loadtest import __version__
 from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.compare.command import compare
 from dumgum_loadtest.errors import config_error_from_validation
+from dumgum_loadtest.history.commands import history
 
 S = TypeVar("S", bound=BaseSettings)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -268,6 +269,14 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     " environment.json and mock-config.yaml, so the run stays comparable with the scenario's"
     " other runs), e.g. models.dating-smart-1.generation_s='{kind: constant, value_s: 1.3}'.",
 )
+@click.option(
+    "--history",
+    "history_url",
+    default=None,
+    metavar="URL",
+    help="Record the finished run in this history database (a file path, sqlite:///PATH,"
+    " postgresql://...) [default: $DUMGUM_LOADTEST_HISTORY; unset: not recorded].",
+)
 @clean_errors
 def run(
     scenario: Path,
@@ -460,6 +469,7 @@ def _register_cost() -> None:
 
 
 _register_cost()
+main.add_command(history)
 main.add_command(compare)
 
 

@@ -177,15 +177,8 @@ def choose_baseline(current: RunRecord, spec: str, db_url: str | None) -> Baseli
 
 def _history(current: RunRecord, db_url: str | None, limit: int) -> list[RunRecord]:
     """Runs of the current run's scenario and target from the history store, newest first."""
-    try:
-        from dumgum_loadtest.history.store import (  # type: ignore[import-not-found,unused-ignore]
-            open_history,
-        )
-    except ImportError as exc:
-        raise ConfigError(
-            f"--baseline {LAST_PASSING} and {MEDIAN_OF}N need the run history, which this"
-            f" installation does not have ({exc}); give --baseline RUN_DIR"
-        ) from exc
+    from dumgum_loadtest.history.store import open_history
+
     history = open_history(db_url)
     runs: list[RunRecord] = history.runs(
         scenario_hash=current.scenario_hash, target=current.target, limit=limit
