@@ -148,3 +148,26 @@ def test_usage_errors_exit_2_in_one_line(runs: dict[str, Path], tmp_path: Path) 
         result = cli("compare", str(runs["first"]), *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_baselines_from_the_history(runs: dict[str, Path], tmp_path: Path) -> None:
+    db = str(tmp_path / "history.sqlite")
+    added = cli("history", "add", *(str(runs[name]) for name in runs), "--db", db)
+    assert added.returncode == 0, added.stdout + added.stderr
+    # last-passing for the slower run: the newest valid, passing run before it (second).
+    slower = cli("compare", str(runs["slower"]), "--baseline", "last-passing", "--db", db)
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    second_id = json.loads((runs["second"] / "summary.json").read_text())["run_id"]
+    assert f"baseline: last passing run {second_id}" in slower.stdout
+    assert "FAIL: regression in first_answer_s.p50" in slower.stdout
+    # median-of:2 for the slower run: first and second, pooled.
+    median = cli("compare", str(runs["slower"]), "--baseline", "median-of:2", "--db", db)
+    assert median.returncode == 1, median.stdout + median.stderr
+    assert "baseline: median of 2 passing runs" in median.stdout
+    # median-of:5 for the second run: only the first is older; said, and no regression.
+    second = cli("compare", str(runs["second"]), "--baseline", "median-of:5", "--db", db)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "median of 1 passing runs (5 asked; only 1 eligible)" in second.stdout
+    # The first run has nothing before it.
+    first = cli("compare", str(runs["first"]), "--db", db)  # last-passing is the default
+    assert first.returncode == 2 and "no valid run with SLOs passed" in first.stderr

@@ -179,10 +179,10 @@ def _history(current: RunRecord, db_url: str | None, limit: int) -> list[RunReco
     """Runs of the current run's scenario and target from the history store, newest first."""
     from dumgum_loadtest.history.store import open_history
 
-    history = open_history(db_url)
-    runs: list[RunRecord] = history.runs(
-        scenario_hash=current.scenario_hash, target=current.target, limit=limit
-    )
+    with open_history(db_url) as history:
+        runs: list[RunRecord] = history.runs(
+            scenario_hash=current.scenario_hash, target=current.target, limit=limit
+        )
     return runs
 
 
