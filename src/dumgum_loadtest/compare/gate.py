@@ -270,13 +270,15 @@ def _rate_row(name: str, current: RunSamples, baselines: Sequence[RunSamples]) -
 def _cost_row(current: RunSamples, baselines: Sequence[RunSamples]) -> Row:
     figures = [run.cost_per_answered_eur for run in baselines if run.cost_per_answered_eur]
     figure = median(figures) if figures else None
+    now = current.cost_per_answered_eur
+    ratio = f"current / baseline = {now / figure:.3f}; " if figure and now is not None else ""
     return Row(
         metric="cost_per_answered_request_eur",
         group="cost",
         baseline=figure,
-        current=current.cost_per_answered_eur,
-        gated=figure is not None and current.cost_per_answered_eur is not None,
-        note="a ratio of sums: no test, the verdict is on the threshold alone",
+        current=now,
+        gated=figure is not None and now is not None,
+        note=f"{ratio}a ratio of sums: no test, the verdict is on the threshold alone",
     )
 
 
