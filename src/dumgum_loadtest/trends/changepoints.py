@@ -4,7 +4,7 @@ The approach is Apache Otava's (formerly Hunter, MongoDB's E-Divisive with a Stu
 filter), built from a smaller library:
 
 1. **Candidates.** The series is standardised by a robust estimate of its run-to-run noise
-   (the median absolute deviation of successive differences, which a step does not inflate)
+   (the median absolute successive difference, which a step does not inflate)
    and ruptures' binary segmentation (``Binseg``, least-squares cost, segments of at least
    ``min_segment_runs``) proposes every split whose cost saving beats
    ``candidate_penalty x ln(n)``: deliberately generous, the filter below decides.
@@ -70,16 +70,18 @@ def detect_changes(
 def noise_scale(x: np.ndarray) -> float:
     """Run-to-run noise as one standard deviation, robust to steps and outliers.
 
-    Successive differences cancel a level shift except at the shift itself; their median
-    absolute deviation ignores those few. Falls back to the standard deviation of the
-    differences, then of the values, when the MAD is 0 (many equal values)."""
+    Successive differences cancel a level shift except at the shift itself; the median of
+    their absolute values ignores those few (for normal noise it is 0.6745 x sqrt(2) sigma).
+    Falls back to the standard deviation of the differences, then of the values, when that
+    median is 0 (mostly equal values)."""
     diffs = np.diff(x)
+    floor = 1e-9 * float(np.max(np.abs(x)))  # below this, a scale is rounding error
     for scale in (
-        _MAD_TO_SD * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2),
+        _MAD_TO_SD * float(np.median(np.abs(diffs))) / math.sqrt(2),
         float(np.std(diffs)) / math.sqrt(2),
         float(np.std(x)),
     ):
-        if scale > 0:
+        if scale > floor:
             return scale
     return 1.0
 

@@ -103,14 +103,13 @@ def _change_table(trends: Trends) -> Markup:
     rows = []
     for cp in trends.change_points:
         series = by_key[(cp.scenario, cp.metric, cp.scope, cp.scope_value)]
-        link = Markup(f'<a href="#{esc(anchor(series))}">{esc(cp.metric)}</a>')
-        scope = "" if cp.scope == "overall" else f"{cp.scope} = {cp.scope_value}"
+        scope = "" if cp.scope == "overall" else f" [{cp.scope} = {cp.scope_value}]"
+        name = esc(cp.metric + scope).replace(".", ".<wbr>")  # long names break at dots
+        link = Markup(f'<a href="#{esc(anchor(series))}">{name}</a>')
         rows.append(
             [
                 cp.scenario,
                 link,
-                scope,
-                f"{cp.started_at:%Y-%m-%d %H:%M}",
                 cp.run_id,
                 f"{code(cp.previous_version, cp.previous_commit)} → {code(cp.version, cp.commit)}",
                 value_text(cp.metric, cp.before),
@@ -122,9 +121,8 @@ def _change_table(trends: Trends) -> Markup:
             ]
         )
     headers = [
-        "scenario", "metric", "breakdown", "first run after", "run id", "code before → after",
-        "mean before", "mean after", "change", "p-value", "runs before / after",
-        "scenario file changed",
+        "scenario", "metric", "first run after", "code before → after", "mean before",
+        "mean after", "change", "p-value", "runs before / after", "scenario changed",
     ]  # fmt: skip
     summary = (
         f"{len(rows)} change point(s) found."
@@ -135,7 +133,7 @@ def _change_table(trends: Trends) -> Markup:
         "change-points",
         "Change points",
         paragraph(summary),
-        table(headers, rows, numeric_from=6, numeric_to=11, css="change-points"),
+        table(headers, rows, numeric_from=4, numeric_to=9, css="change-points"),
     )
 
 

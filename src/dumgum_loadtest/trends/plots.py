@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 
-from dumgum_loadtest.report._figure import RC, plt, to_png
+from dumgum_loadtest.report._figure import RC, percent_axis, plt, to_png
 from dumgum_loadtest.report.plots import Plot
 from dumgum_loadtest.trends.series import Series
 
@@ -32,11 +32,28 @@ def render_series(series: Series, number: int) -> Plot:
 
 
 def tick_positions(count: int, must: list[int], max_ticks: int = MAX_TICKS) -> list[int]:
-    """About ``max_ticks`` evenly spread positions of ``count``, plus every one in ``must``."""
+    """About ``max_ticks`` evenly spread positions of ``count`` plus every one in ``must``;
+    an even tick too close to a ``must`` one gives way, so labels do not overlap."""
     if count <= 0:
         return []
     step = max(1, -(-count // max_ticks))
-    return sorted(set(range(0, count, step)) | {count - 1} | set(must))
+    even = set(range(0, count, step)) | {count - 1}
+    spaced = {i for i in even if all(abs(i - m) * 2 >= step for m in must)}
+    return sorted(spaced | set(must))
+
+
+def unit_of(metric: str) -> str:
+    """The y axis label from the unit the metric's name ends in."""
+    head = metric.split(".")[0]
+    for suffix, unit in (
+        ("_rate", "share of requests"),
+        ("_s", "seconds"),
+        ("_eur", "EUR"),
+        ("_rps", "requests/s"),
+    ):
+        if head.endswith(suffix):
+            return unit
+    return head
 
 
 def _draw(series: Series) -> bytes:
@@ -52,11 +69,15 @@ def _draw(series: Series) -> bytes:
             xs, ys = zip(*grey, strict=True)
             ax.plot(xs, ys, "x", color=INVALID_COLOUR, markersize=6, label="invalid (not judged)")
         bounds = [0, *(cp.index for cp in series.change_points), len(points)]
+        label: str | None = "segment mean"
         for start, end in itertools.pairwise(bounds):
             judged = [p.value for p in points[start:end] if p.used and p.value is not None]
             if judged:
                 mean = sum(judged) / len(judged)
-                ax.hlines(mean, start - 0.4, end - 0.6, colors=SEGMENT_COLOUR, linewidth=1.5)
+                ax.hlines(
+                    mean, start - 0.4, end - 0.6, colors=SEGMENT_COLOUR, linewidth=1.5, label=label
+                )
+                label = None  # one legend entry for all segments
         for cp in series.change_points:
             ax.axvline(cp.index - 0.5, color=CHANGE_COLOUR, linestyle="--", linewidth=1.2)
             change = "" if cp.relative_change is None else f"{cp.relative_change:+.1%} "
@@ -80,9 +101,11 @@ def _draw(series: Series) -> bytes:
             ha="right",
         )
         ax.set_xlim(-0.8, max(len(points) - 0.2, 0.2))
-        ax.set_ylabel(series.metric.split(".")[0])
+        ax.set_ylabel(unit_of(series.metric))
+        if series.metric.split(".")[0].endswith("_rate"):
+            percent_axis(ax.yaxis)
         ax.set_title(series.title)
         if used or grey:
-            ax.legend(loc="lower left")
+            ax.legend(loc="best")
         fig.tight_layout()
         return to_png(fig)
