@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from tests.unit.trends.trends_history import STEP_METRIC, synthetic_history
 
 from dumgum_loadtest.errors import ConfigError
 from dumgum_loadtest.trends.changepoints import detect_changes, noise_scale, welch_pvalue
 from dumgum_loadtest.trends.series import HEADLINE_METRICS, build_trends
 from dumgum_loadtest.trends.settings import DetectionSettings
-from tests.unit.trends.trends_history import STEP_METRIC, synthetic_history
 
 SEEDS = range(20)
 
