@@ -69,7 +69,7 @@ def _draw(series: Series) -> bytes:
             xs, ys = zip(*grey, strict=True)
             ax.plot(xs, ys, "x", color=INVALID_COLOUR, markersize=6, label="invalid (not judged)")
         bounds = [0, *(cp.index for cp in series.change_points), len(points)]
-        label: str | None = "segment mean"
+        label = "segment mean"
         for start, end in itertools.pairwise(bounds):
             judged = [p.value for p in points[start:end] if p.used and p.value is not None]
             if judged:
@@ -77,7 +77,7 @@ def _draw(series: Series) -> bytes:
                 ax.hlines(
                     mean, start - 0.4, end - 0.6, colors=SEGMENT_COLOUR, linewidth=1.5, label=label
                 )
-                label = None  # one legend entry for all segments
+                label = "_nolegend_"  # one legend entry for all segments
         for cp in series.change_points:
             ax.axvline(cp.index - 0.5, color=CHANGE_COLOUR, linestyle="--", linewidth=1.2)
             change = "" if cp.relative_change is None else f"{cp.relative_change:+.1%} "
