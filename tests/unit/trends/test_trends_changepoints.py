@@ -124,3 +124,12 @@ def test_noise_scale_ignores_a_step_and_welch_handles_constant_segments() -> Non
     values = np.r_[np.full(10, 1.0), np.full(10, 2.0)] + np.tile([0.01, -0.01], 10)
     assert noise_scale(values) == pytest.approx(0.02 / math.sqrt(2) * 1.4826)
     assert welch_pvalue(np.array([1.0, 1.0]), np.array([1.0, 1.0])) == 1.0
+
+
+def test_a_change_where_the_scenario_file_changed_says_so() -> None:
+    frame = synthetic_history(6)
+    later = frame["started_at"] >= frame["started_at"].sort_values().unique()[20]
+    frame.loc[later, "scenario_hash"] = "ffff000011112222"
+    (change,) = build_trends(frame).change_points
+    assert change.scenario_changed == (change.index == 20)
+    assert change.previous_run_id < change.run_id

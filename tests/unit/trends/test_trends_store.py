@@ -1,0 +1,84 @@
+"""trends against a real SQLite history: records added through the store, then the command."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dumgum_loadtest.cli import main
+from dumgum_loadtest.history.record import Metric, RunRecord
+
+store = pytest.importorskip("dumgum_loadtest.history.store")
+
+P99 = "first_answer_s.from_intended.censored.p99"
+
+
+def nightly_records(count: int = 12, step_at: int = 8) -> list[RunRecord]:
+    rng = np.random.default_rng(11)
+    start = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    records = []
+    for night in range(count):
+        when = start + timedelta(days=night)
+        p99 = 1.4 * (1.15 if night >= step_at else 1.0) * (1 + rng.normal(0, 0.01))
+        metrics = (
+            Metric(P99, p99),
+            Metric("drop_rate", 0.02 * (1 + rng.normal(0, 0.01))),
+            Metric("drop_rate", 0.03 * (1 + rng.normal(0, 0.01)), "chat_model", "dating-pro-1"),
+        )
+        records.append(
+            RunRecord(
+                run_id=f"smoke-{when:%Y%m%d-%H%M%S}",
+                run_dir=f"/runs/smoke-{night}",
+                scenario="smoke",
+                scenario_hash="0123456789abcdef",
+                target="mock",
+                started_at=when,
+                status="completed",
+                slo_passed=True,
+                valid=True,
+                invalid_reasons=(),
+                package_version="0.1.0" if night < step_at else "0.2.0",
+                dumgum_version="0.1.0",
+                git_commit=f"{night:02d}" + "c0ffee" * 6,
+                machine="vm",
+                metrics=metrics,
+            )
+        )
+    records[3] = replace(
+        records[3], status="interrupted", valid=False, invalid_reasons=("cut short",)
+    )
+    return records
+
+
+def test_command_reads_a_sqlite_history(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite"
+    with store.open_history(str(db)) as history:
+        for record in nightly_records():
+            history.add(record)
+    out = tmp_path / "trends"
+    result = CliRunner().invoke(
+        main, ["trends", "--db", str(db), "--by", "chat_model", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"change: smoke {P99} +1")
+    document = json.loads((out / "trends.json").read_text())
+    (change,) = document["change_points"]
+    assert (change["index"], change["version"], change["previous_version"]) == (8, "0.2.0", "0.1.0")
+    series = document["series"]["smoke"][P99]
+    assert len(series) == 12 and series[3]["valid"] is False
+    assert document["breakdown_series"]["smoke"]["chat_model"]["dating-pro-1"]["drop_rate"]
+    assert (out / "trends.html").read_text().count("<img ") == 3
+
+    unknown = CliRunner().invoke(
+        main, ["trends", "--db", str(db), "--scenario", "nope", "--out", str(out)]
+    )
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (
+        "error: --scenario nope: no run of this scenario in the history; recorded: smoke\n"
+    )
