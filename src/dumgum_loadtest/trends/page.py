@@ -57,8 +57,12 @@ def change_text(cp: ChangePoint) -> str:
 
 
 def anchor(series: Series) -> str:
-    text = f"{series.scenario}-{series.metric}-{series.scope}-{series.scope_value}"
-    return "s-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
+    return "s-" + _slug(f"{series.scenario}-{series.metric}-{series.scope}-{series.scope_value}")
+
+
+def _slug(text: str) -> str:
+    """``text`` fit for an id attribute and a #fragment."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
 def code(version: str | None, commit: str | None) -> str:
@@ -140,14 +144,11 @@ def _change_table(trends: Trends) -> Markup:
 def _scenario_section(trends: Trends, plots: Sequence[Plot], scenario: str) -> Markup:
     parts: list[Markup] = []
     members = [(s, p) for s, p in zip(trends.series, plots, strict=True) if s.scenario == scenario]
-    nav = join(
-        Markup(f'<a href="#{esc(anchor(s))}">{esc(s.title.split(": ", 1)[1])}</a>')
-        for s, _ in members
-    )
+    nav = join(Markup(f'<a href="#{esc(anchor(s))}">{esc(s.name)}</a>') for s, _ in members)
     parts.append(Markup(f"<nav>{nav}</nav>"))
     for series, plot in members:
         parts.append(_series_block(series, plot))
-    return section(f"scenario-{scenario}", f"Scenario {scenario}", *parts)
+    return section(f"scenario-{_slug(scenario)}", f"Scenario {scenario}", *parts)
 
 
 def _series_block(series: Series, plot: Plot) -> Markup:

@@ -130,9 +130,14 @@ class Series:
         return sum(point.used for point in self.points)
 
     @property
-    def title(self) -> str:
+    def name(self) -> str:
+        """The metric, with the breakdown value when it is one: ``drop_rate [vision = True]``."""
         where = "" if self.scope == OVERALL else f" [{self.scope} = {self.scope_value}]"
-        return f"{self.scenario}: {self.metric}{where}"
+        return f"{self.metric}{where}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.scenario}: {self.name}"
 
 
 @dataclass(frozen=True, slots=True)
