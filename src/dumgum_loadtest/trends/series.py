@@ -172,13 +172,14 @@ def build_trends(
     values get series of their own besides the overall ones.
     """
     settings = settings or DetectionSettings()
+    metrics, by = list(dict.fromkeys(metrics)), list(dict.fromkeys(by))  # each once
     frame = normalise_frame(frame, source)
     _check_names(frame, metrics, by, source)
     notes: list[str] = []
     if frame.empty:
         notes.append(f"{source} holds no runs: nothing to draw")
     series: list[Series] = []
-    wanted = list(metrics)
+    wanted = metrics
     for scope in (OVERALL, *by):
         names = wanted or list(HEADLINE_METRICS if scope == OVERALL else BREAKDOWN_METRICS)
         scoped = frame[(frame["scope"] == scope) & frame["metric"].isin(names)]

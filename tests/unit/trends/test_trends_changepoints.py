@@ -97,7 +97,7 @@ def test_nan_and_missing_values_are_skipped() -> None:
 
 def test_breakdown_series_per_value() -> None:
     frame = synthetic_history(5, breakdown={"chat_model": ["dating-pro-1", "chat-2-smart"]})
-    trends = build_trends(frame, by=["chat_model"])
+    trends = build_trends(frame, by=["chat_model", "chat_model"])
     scoped = [s for s in trends.series if s.scope == "chat_model"]
     assert sorted(s.scope_value for s in scoped) == ["chat-2-smart", "dating-pro-1"]
     assert all(s.metric == "drop_rate" and not s.change_points for s in scoped)
