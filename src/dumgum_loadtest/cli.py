@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 from dumgum_loadtest import __version__
 from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.errors import config_error_from_validation
+from dumgum_loadtest.history.commands import history
 from dumgum_loadtest.trends.command import trends
 
 S = TypeVar("S", bound=BaseSettings)
@@ -259,6 +260,14 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     " the target has nothing in progress), within the settle bound [default: 10 s x the"
     " time scale; 10 s against a real URL].",
 )
+@click.option(
+    "--history",
+    "history_url",
+    default=None,
+    metavar="URL",
+    help="Record the finished run in this history database (a file path, sqlite:///PATH,"
+    " postgresql://...) [default: $DUMGUM_LOADTEST_HISTORY; unset: not recorded].",
+)
 @clean_errors
 def run(
     scenario: Path,
@@ -447,6 +456,7 @@ def _register_cost() -> None:
 
 
 _register_cost()
+main.add_command(history)
 main.add_command(trends)
 
 

@@ -43,6 +43,7 @@ from dumgum_loadtest.errors import (
     ConfigError,
     HarnessError,
 )
+from dumgum_loadtest.history.store import engine_url, history_url, record_finished_run
 from dumgum_loadtest.loadtest.command import (
     RECEIVER_URL_ENV,
     STOP_GRACE_S,
@@ -113,6 +114,8 @@ class RunOptions:
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
     settle_quiet_s: float | None = None
+    # Where the finished run is recorded (None: $DUMGUM_LOADTEST_HISTORY, else nowhere).
+    history_url: str | None = None
 
 
 @dataclass
@@ -320,6 +323,9 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
     time_scale = time_scale_of(scenario)
     secret_path = receiver_secret_path(options)
+    history = history_url(options.history_url)
+    if history is not None:
+        engine_url(history)  # a URL of an unsupported kind is refused before the run
     created = create_run_dir(run_dir)
     session = _Session(
         scenario, options, run_id, run_dir, token, policy, workers, echo, secret_path
@@ -613,6 +619,9 @@ class _Session:
         self.echo("writing report.html and report.md")
         write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
+        history = history_url(self.options.history_url)
+        if history is not None:
+            record_finished_run(history, self.run_dir, self.echo)
         if interrupted:
             exit_code = EXIT_INTERRUPTED
         else:

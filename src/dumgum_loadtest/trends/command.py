@@ -8,7 +8,6 @@ load when the command runs, so the rest of the command line starts as fast as be
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,11 +31,12 @@ if TYPE_CHECKING:
 def load_frame(db_url: str | None, scenario: str | None) -> pd.DataFrame:
     """The history's metrics frame (of ``scenario``); ConfigError naming the scenarios
     recorded when it has none of that name."""
-    store = importlib.import_module("dumgum_loadtest.history.store")
-    with store.open_history(db_url) as history:
-        frame: pd.DataFrame = history.metrics_frame(scenario=scenario)
+    from dumgum_loadtest.history.store import open_history
+
+    with open_history(db_url) as history:
+        frame = history.metrics_frame(scenario=scenario)
         if scenario is not None and frame.empty:
-            everything: pd.DataFrame = history.metrics_frame(scenario=None)
+            everything = history.metrics_frame(scenario=None)
             known = sorted(set(everything["scenario"].astype(str)))
             if known:
                 raise ConfigError(

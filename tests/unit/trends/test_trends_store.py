@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
+from tests.history_runs import make_run_dir
 
 from dumgum_loadtest.cli import main
+from dumgum_loadtest.history import store
 from dumgum_loadtest.history.record import Metric, RunRecord
-
-store = pytest.importorskip("dumgum_loadtest.history.store")
 
 P99 = "first_answer_s.from_intended.censored.p99"
 
@@ -82,3 +81,32 @@ def test_command_reads_a_sqlite_history(tmp_path: Path) -> None:
     assert unknown.stderr == (
         "error: --scenario nope: no run of this scenario in the history; recorded: smoke\n"
     )
+
+
+def test_run_directories_added_by_history_add_then_trends(tmp_path: Path) -> None:
+    """The whole path: run directories, ``history add``, ``trends``, as a night job does."""
+    rng = np.random.default_rng(5)
+    runs = [
+        make_run_dir(
+            tmp_path / "reports",
+            started=f"202612{night + 1:02d}-020000",
+            status="interrupted" if night == 2 else "completed",
+            first_answer_p99_s=1.25 * (1.2 if night >= 6 else 1.0) * (1 + rng.normal(0, 0.01)),
+            drop_rate=0.01 * (1 + rng.normal(0, 0.01)),
+        )
+        for night in range(11)
+    ]
+    db = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    added = CliRunner().invoke(main, ["history", "add", "--db", db, *map(str, runs)])
+    assert added.exit_code == 0, added.output
+    out = tmp_path / "trends"
+    result = CliRunner().invoke(
+        main, ["trends", "--db", db, "--scenario", "smoke", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "trends.json").read_text())
+    # make_run_dir derives the p50 from the p99: both step, nothing else does.
+    found = [(c["metric"], c["index"]) for c in document["change_points"]]
+    assert found == [("first_answer_s.from_intended.censored.p50", 6), (P99, 6)]
+    assert document["series"]["smoke"][P99][2]["valid"] is False
+    assert "<img " in (out / "trends.html").read_text()
