@@ -8,6 +8,7 @@ load when the command runs, so the rest of the command line starts as fast as be
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,11 +30,27 @@ if TYPE_CHECKING:
 
 
 def load_frame(db_url: str | None, scenario: str | None) -> pd.DataFrame:
-    """The history's metrics frame (of ``scenario``); ConfigError naming the scenarios
-    recorded when it has none of that name."""
-    from dumgum_loadtest.history.store import open_history
+    """The history's metrics frame (of ``scenario``). ConfigError when the history is a
+    SQLite file that does not exist (reading must not create an empty one), or has no run of
+    ``scenario`` (naming the scenarios it has)."""
+    from dumgum_loadtest.history.store import (
+        DEFAULT_PATH,
+        HISTORY_ENV,
+        engine_url,
+        mask_url,
+        open_history,
+    )
 
-    with open_history(db_url) as history:
+    url = db_url or os.environ.get(HISTORY_ENV) or str(DEFAULT_PATH)
+    target = engine_url(url)
+    database = target.database
+    sqlite_file = target.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+    if sqlite_file and not Path(str(database)).is_file():
+        raise ConfigError(
+            f"history database {mask_url(url)}: no such file; give --db (or ${HISTORY_ENV})"
+            " the history that `run --history` or `history add` records into"
+        )
+    with open_history(url) as history:
         frame = history.metrics_frame(scenario=scenario)
         if scenario is not None and frame.empty:
             everything = history.metrics_frame(scenario=None)

@@ -110,3 +110,12 @@ def test_run_directories_added_by_history_add_then_trends(tmp_path: Path) -> Non
     assert found == [("first_answer_s.from_intended.censored.p50", 6), (P99, 6)]
     assert document["series"]["smoke"][P99][2]["valid"] is False
     assert "<img " in (out / "trends.html").read_text()
+
+
+def test_a_missing_sqlite_history_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    db = tmp_path / "none.sqlite"
+    result = CliRunner().invoke(main, ["trends", "--db", str(db), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: history database {db}: no such file; give --db")
+    assert result.stderr.count("\n") == 1
+    assert not db.exists() and not (tmp_path / "o").exists()
