@@ -4,19 +4,19 @@ The approach is Apache Otava's (formerly Hunter, MongoDB's E-Divisive with a Stu
 filter), built from a smaller library:
 
 1. **Candidates.** The series is standardised by a robust estimate of its run-to-run noise
-   (the median absolute successive difference, which a step does not inflate)
-   and ruptures' binary segmentation (``Binseg``, least-squares cost, segments of at least
+   (the median absolute successive difference, which a step does not inflate) and
+   ruptures' binary segmentation (``Binseg``, least-squares cost, segments of at least
    ``min_segment_runs``) proposes every split whose cost saving beats
    ``candidate_penalty x ln(n)``: deliberately generous, the filter below decides.
 2. **Filter.** Each candidate is tested against its neighbouring segments (from the previous
    kept candidate to the next): a Welch t-test (``scipy.stats.ttest_ind``, unequal variances)
    must give ``p < max_pvalue`` and the means must differ by at least ``min_magnitude`` of
    the earlier mean. The weakest failing candidate (highest p-value) is dropped, its two
-   segments merge, and the rest are tested again, until every one left passes (Otava's
-   ``merge`` step): a real step split into pieces by noise candidates regains its full
-   segments and its power.
+   segments merge, and the rest are tested again, until every one left passes (as Otava
+   does): a real step split into pieces by noise candidates regains its full segments and
+   its power.
 
-A series shorter than ``min_runs`` yields no change point (``too_short`` says why).
+A series shorter than ``settings.min_runs`` yields no change point (``too_short``).
 """
 
 from __future__ import annotations
