@@ -16,6 +16,7 @@ from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.compare.command import compare
 from dumgum_loadtest.errors import config_error_from_validation
 from dumgum_loadtest.history.commands import history
+from dumgum_loadtest.trends.command import trends
 
 S = TypeVar("S", bound=BaseSettings)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -470,6 +471,7 @@ def _register_cost() -> None:
 
 _register_cost()
 main.add_command(history)
+main.add_command(trends)
 main.add_command(compare)
 
 
