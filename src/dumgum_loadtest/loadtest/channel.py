@@ -35,7 +35,7 @@ class ChannelRecorder(Recorder):
     """A worker's recorder that sends its batches to the master instead of writing files."""
 
     def __init__(self, runner: Any, worker: str) -> None:
-        super().__init__(Path("."), worker)  # no path is ever opened
+        super().__init__(Path(), worker)  # no path is ever opened
         self.runner = runner
         self.batches_sent = 0
 

@@ -62,9 +62,11 @@ def roster_notes(run_dir: Path, load_started_ns: int | None) -> list[str]:
         if event.event != "missing":
             continue
         at = time.strftime("%H:%M:%S", time.gmtime(event.at_ns / 1e9))
-        into = f", {(event.at_ns - load_started_ns) / 1e9:.1f} s into the load" if (
-            load_started_ns
-        ) else ""
+        into = (
+            f", {(event.at_ns - load_started_ns) / 1e9:.1f} s into the load"
+            if (load_started_ns)
+            else ""
+        )
         notes.append(
             f"worker {event.worker} ({event.client_id}) stopped answering the master at"
             f" {at} UTC{into} (died or lost the network); its records up to its last batch"
@@ -82,8 +84,12 @@ class MasterRoster:
         self.runner = runner
         self.final_from = final_from  # the ShardWriter's: client ids whose last batch arrived
         self.missing: set[str] = set()
+        self.seen: set[str] = set()
 
     def joined(self, client_id: str) -> None:
+        if client_id in self.seen:
+            return  # a worker repeats its "ready" until the master answers
+        self.seen.add(client_id)
         index = str(self.runner.get_worker_index(client_id))
         append_event(self.run_dir, RosterEvent("joined", client_id, index, time.time_ns()))
 
@@ -118,7 +124,8 @@ class MasterRoster:
 
         awaited = self._awaited()
         for client_id in awaited:
-            self.runner.server.send_to_client(Message("quit", None, client_id))
+            quit_message = Message("quit", None, client_id)  # type: ignore[no-untyped-call]
+            self.runner.server.send_to_client(quit_message)
         deadline = time.monotonic() + timeout_s
         while awaited and time.monotonic() < deadline:
             gevent.sleep(0.1)

@@ -18,7 +18,6 @@ from dumgum_loadtest.mock import DEFAULT_TOKEN
 from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
 from dumgum_loadtest.scenarios.model import ClosedArrival
 
-
 SCENARIO_JSON_OPTION = "dlt_scenario_json"
 """Set on the master's parsed options for remote workers: the resolved scenario as JSON
 (Locust forwards it with the spawn message; a remote worker has no copy of the file)."""
