@@ -102,7 +102,7 @@ def test_a_remote_worker_s_batches_become_the_master_s_shards(tmp_path: Path) ->
     assert (tmp_path / "raw" / "turns-1.jsonl").read_text() == '{"turn":1}\n'
     assert json.loads((tmp_path / "raw" / "progress-1.json").read_text())["worker"] == "1"
     assert writer.final_from == {"host_abc"}
-    with pytest.raises(ValueError, match="worker label '../x'"):
+    with pytest.raises(ValueError, match=r"worker label '\.\./x'"):
         writer.receive({"worker": "../x"}, "host_abc")
 
 
