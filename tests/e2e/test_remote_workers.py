@@ -63,6 +63,9 @@ def scenario_file(tmp: Path) -> Path:
     data["arrival"] = {"model": "open", "process": "constant", "rate_rps": RATE_RPS}
     data["conversation"]["burst_size"] = {1: 1.0}
     data["timeline"] = []
+    # No warm-up window: at a window's edge the constant process restarts its phase, which
+    # places sends differently for 1 and 2 workers (scenarios/schedule.py).
+    data["warmup_s"] = 0
     path = tmp / "constant.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
