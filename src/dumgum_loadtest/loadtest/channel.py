@@ -38,6 +38,7 @@ class ChannelRecorder(Recorder):
         super().__init__(Path(), worker)  # no path is ever opened
         self.runner = runner
         self.batches_sent = 0
+        self.final_sent = False
 
     def start(self) -> ChannelRecorder:
         self.counters.sample_cpu()
@@ -52,11 +53,15 @@ class ChannelRecorder(Recorder):
         self._send(final=False)
 
     def close(self) -> None:
-        """Stop the flusher and send what is left, marked final (the master waits for it)."""
+        """Stop the flusher and send what is left, marked final (the master waits for it).
+        Closed again (``test_stop``, then ``quitting``): only records made since are sent."""
         if self._greenlet is not None:
             self._greenlet.kill(block=True)
             self._greenlet = None
+        if self.final_sent and not (self._requests or self._turns):
+            return
         self._send(final=True)
+        self.final_sent = True
 
     def _send(self, *, final: bool) -> None:
         requests, self._requests = self._requests, []

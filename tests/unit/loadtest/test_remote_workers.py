@@ -92,6 +92,7 @@ def test_a_remote_worker_s_batches_become_the_master_s_shards(tmp_path: Path) ->
     recorder.flush()
     recorder.add({"request_id": "1-1", "intended_ns": 2})
     recorder.close()
+    recorder.close()  # test_stop, then quitting: nothing new, nothing sent
     assert [kind for kind, _ in runner.sent] == [RECORDS_MESSAGE, RECORDS_MESSAGE]
     assert [data["final"] for _, data in runner.sent] == [False, True]
     writer = ShardWriter(tmp_path)
