@@ -748,7 +748,8 @@ class _Session:
             if signals.received:
                 failure = f"interrupted by {signals.received[0]}"
             elif not locust.running():
-                failure = "Locust's master ended (see logs/locust.log)"
+                # (its log goes with the run directory: nothing was measured)
+                failure = f"Locust's master ended ({_exit_description(locust.wait(0))})"
             elif self._dead_server() is not None:
                 failure = "the receiver or the mock died"
             elif time.monotonic() > deadline:
