@@ -2,9 +2,10 @@
 
 The runs go side by side (one module fixture), each a separate process tree: a run with 1
 local worker, one with 2 local workers, one with 2 remote workers (separate processes, each
-in its own empty working directory, only loopback between them and the master), and one with 2
-remote workers of which one is killed mid-run (workers that never join: the unit tests). Every
-process a test kills is one it started, by PID.
+in its own empty working directory, only loopback between them and the master), and one
+with 2 remote workers of a closed model (its users wait through the receiver) of which one
+is killed mid-run. Workers that never join: the unit tests. Every process a test kills is
+one it started, by PID.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "dumgum-loadtest")
 TOKEN = "sk-proj-remote-workers-test"
+CLOSED = ROOT / "scenarios" / "burst-users.yaml"
 RATE_RPS = 10.0
 DURATION_S = 3.0
 KILLED_RUN_DURATION_S = 4.0  # the master waits at the end until the killed one is missed (~3 s)
@@ -135,7 +137,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
             tmp / "local-2", start_run(tmp / "local-2", scenario, DURATION_S, "--workers", "2")
         ),
         "remote-2": remote_run(tmp, "remote-2", scenario, DURATION_S),
-        "killed": remote_run(tmp, "killed", scenario, KILLED_RUN_DURATION_S),
+        # A closed model: its users wait for answers through the run's receiver.
+        "killed": remote_run(tmp, "killed", CLOSED, KILLED_RUN_DURATION_S),
     }
     try:
         kill_one_worker_mid_run(started["killed"])
@@ -206,5 +209,11 @@ def test_a_remote_worker_killed_mid_run_is_named_in_the_run_s_notes(
     notes = summary_of(run.out)["notes"]
     named = [n for n in notes if f"worker {missing[0].worker} ({missing[0].client_id})" in n]  # type: ignore[attr-defined]
     assert len(named) == 1 and "stopped answering the master at" in named[0], notes
-    # its records until its last batch are kept
+    # its records until its last batch are kept, and the closed model's turns came over
+    # the channel too (the users waited for their answers through the master's receiver)
     assert (run.out / "raw" / f"requests-{missing[0].worker}.jsonl").stat().st_size > 0
+    assert summary_of(run.out)["outcomes"]["answered"] > 0  # type: ignore[index]
+    assert sorted(p.name for p in (run.out / "raw").glob("turns-*.jsonl")) == [
+        "turns-0.jsonl",
+        "turns-1.jsonl",
+    ]
