@@ -167,6 +167,11 @@ def check_options(options: RunOptions) -> None:
             )
         if not options.workers_wait_s > 0:
             raise ConfigError(f"--workers-wait-s {options.workers_wait_s:g}: must be more than 0")
+        if not 1 <= options.master_port <= 65535:
+            raise ConfigError(
+                f"--master-port {options.master_port}: give a TCP port from 1 to 65535 (the"
+                " workers are told it: no free-port pick)"
+            )
 
 
 def resolve_scenario(options: RunOptions) -> Scenario:

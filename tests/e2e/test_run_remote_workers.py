@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from dumgum_loadtest.loadtest.roster import read_roster
+from dumgum_loadtest.report import rebuild
 from dumgum_loadtest.serving import free_port
 
 pytestmark = pytest.mark.e2e
@@ -192,10 +193,10 @@ def test_remote_records_land_in_the_master_s_run_directory_and_report_reads_them
     for worker in run.workers:
         assert worker.returncode == 0  # each left when the master said so
     assert "went missing" not in json.dumps(summary_of(run.out)["notes"])
-    report = subprocess.run(
-        [CLI, "report", str(run.out)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert report.returncode in (0, 1), report.stderr
+    # What `dumgum-loadtest report RUN_DIR` does, in process (no second CLI start-up).
+    (run.out / "report.html").unlink()
+    analysis = rebuild(run.out)
+    assert analysis.summary["requests"]["scheduled"] > 0
     assert (run.out / "report.html").stat().st_size > 0
 
 
@@ -213,7 +214,5 @@ def test_a_remote_worker_killed_mid_run_is_named_in_the_run_s_notes(
     # the channel too (the users waited for their answers through the master's receiver)
     assert (run.out / "raw" / f"requests-{missing[0].worker}.jsonl").stat().st_size > 0
     assert summary_of(run.out)["outcomes"]["answered"] > 0  # type: ignore[index]
-    assert sorted(p.name for p in (run.out / "raw").glob("turns-*.jsonl")) == [
-        "turns-0.jsonl",
-        "turns-1.jsonl",
-    ]
+    (survivor,) = {"0", "1"} - {missing[0].worker}  # the killed one may have ended no turn
+    assert (run.out / "raw" / f"turns-{survivor}.jsonl").stat().st_size > 0

@@ -148,6 +148,8 @@ def test_run_refuses_remote_worker_options_that_mean_nothing(
         check_options(RunOptions(SMOKE, expect_workers=0))
     with pytest.raises(ConfigError, match="--workers 2 with --expect-workers 2: give one"):
         check_options(RunOptions(SMOKE, expect_workers=2, workers=2))
+    with pytest.raises(ConfigError, match="--master-port 0: give a TCP port from 1 to 65535"):
+        check_options(RunOptions(SMOKE, expect_workers=2, master_port=0))
     monkeypatch.delenv("DUMGUM_LOADTEST_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="set DUMGUM_LOADTEST_TOKEN"):
         mock_token(RunOptions(SMOKE, expect_workers=2))
