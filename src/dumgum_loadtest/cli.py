@@ -278,6 +278,28 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     help="Record the finished run in this history database (a file path, sqlite:///PATH,"
     " postgresql://...) [default: $DUMGUM_LOADTEST_HISTORY; unset: not recorded].",
 )
+@click.option(
+    "--expect-workers",
+    type=int,
+    default=None,
+    help="Send the load from N remote workers (`dumgum-loadtest worker`) instead of local"
+    " processes: the master waits for them to join.",
+)
+@click.option(
+    "--master-bind-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="With --expect-workers: the interface the master (and the mock) listen on;"
+    " 0.0.0.0 for workers on other machines.",
+)
+@click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option(
+    "--workers-wait-s",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="With --expect-workers: give up when not all joined within this many seconds.",
+)
 @clean_errors
 def run(
     scenario: Path,
@@ -461,6 +483,25 @@ def report(run_dir: Path) -> None:
     if summary["interrupted"]:
         raise SystemExit(EXIT_INTERRUPTED)
     raise SystemExit(EXIT_SLOS_HOLD if summary["passed"] else EXIT_SLO_FAILED)
+
+
+@main.command()
+@click.option("--master-host", default="127.0.0.1", show_default=True, help="The run's master.")
+@click.option("--master-port", type=int, default=5557, show_default=True)
+@clean_errors
+def worker(master_host: str, master_port: int) -> None:
+    """Join a run's master (`run --expect-workers N`) as one Locust worker, from any machine.
+
+    The scenario, run id and settings come from the master; the records go back to it over
+    Locust's (unencrypted) channel, so nothing is written here. The API token comes from
+    this machine's DUMGUM_LOADTEST_TOKEN only. The worker exits when the run ends.
+    """
+    import os
+
+    from dumgum_loadtest.loadtest.remote import worker_command
+
+    argv = worker_command(master_host, master_port)
+    os.execv(argv[0], argv)
 
 
 def _register_cost() -> None:
