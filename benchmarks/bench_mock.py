@@ -10,6 +10,7 @@ produced exactly one answer.created line in the receiver's files. A bare 204 ASG
 uvicorn, on the same core and driven by the same generator, is the reference ceiling.
 
     python benchmarks/bench_mock.py [--rates 500,750,1000,1500,2000,2500,3000] [--step-s 10]
+        [--mock-cli OTHER_TREE/dumgum-loadtest]
 
 Every load stays on loopback, each step lasts at most 15 s, and the whole run stops by itself
 in under 5 minutes (it skips steps it has no time left for).
@@ -565,7 +566,9 @@ def run(args: argparse.Namespace) -> list[Step]:
         out_dir = tmp_dir / "receiver"
         customer = f"http://{HOST}:{receiver_port}"
         receiver_cmd = [CLI, "receiver", "--port", str(receiver_port), "--out", str(out_dir)]
-        mock_cmd = [CLI, "mock", "--port", str(mock_port), "--time-scale", str(args.time_scale)]
+        mock_cli = args.mock_cli or CLI
+        mock_cmd = [mock_cli, "mock", "--port", str(mock_port)]
+        mock_cmd += ["--time-scale", str(args.time_scale)]
         mock_cmd += ["--seed", "1", "--incoming-content-url", f"{customer}/incoming"]
         mock_cmd += ["--profile-url", f"{customer}/profile"]
         mock_cmd += ["--chat-history-url", f"{customer}/chat-history"]
@@ -600,6 +603,12 @@ def main() -> int:
     parser.add_argument("--receiver-core", type=int, default=0)
     parser.add_argument("--generator-core", type=int, default=0)
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument(
+        "--mock-cli",
+        default=None,
+        help="the dumgum-loadtest executable that serves the mock [default: this venv's]; an"
+        " older tree's launcher compares its mock with this one on the same rig",
+    )
     parser.add_argument(
         "--quiet-pct", type=float, default=10.0, help="wait for the machine to be this idle"
     )
