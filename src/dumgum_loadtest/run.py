@@ -513,9 +513,14 @@ class _Session:
         count = self.scenario.mock_processes
         # One process keeps the names it always had (mock, logs/mock.log).
         names = ["mock"] if count == 1 else [f"mock-{i}" for i in range(count)]
+        ports: list[int] = []
+        while len(ports) < count:  # distinct: the OS may hand a just-freed port out again
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
         started = [
             (self._start_mock(name, config_path, receiver_url, port), port)
-            for name, port in ((name, free_port()) for name in names)
+            for name, port in zip(names, ports, strict=True)
         ]
         urls = []
         for mock, port in started:
