@@ -10,6 +10,11 @@ produced exactly one answer.created line in the receiver's files. A bare 204 ASG
 uvicorn, on the same core and driven by the same generator, is the reference ceiling.
 
     python benchmarks/bench_mock.py [--rates 500,750,1000,1500,2000,2500,3000] [--step-s 10]
+        [--mock-cli OTHER_TREE/dumgum-loadtest] [--mock-processes 2 --mock-cores 1,0]
+
+With ``--mock-processes N`` the mock runs as N processes (pinned to ``--mock-cores`` in turn),
+each pair sent to one of them by the routing ``run`` uses, and the ledgers merged as ``run``
+merges them; the mock CPU columns sum the processes.
 
 Every load stays on loopback, each step lasts at most 15 s, and the whole run stops by itself
 in under 5 minutes (it skips steps it has no time left for).
@@ -39,7 +44,9 @@ import uvloop
 from _bare import bare_app  # the sibling modules: scripts run by path
 from _common import HOST, wait_listening
 
+from dumgum_loadtest.loadtest.routing import shard_index
 from dumgum_loadtest.mock import DEFAULT_TOKEN, ENQUEUE_PATH
+from dumgum_loadtest.mock.ledger_merge import merge_ledgers
 from dumgum_loadtest.serving import free_port, serve_forever
 
 CLI = str(Path(sys.executable).with_name("dumgum-loadtest"))
@@ -86,13 +93,18 @@ _REPLY_PARAMETERS = {
 }
 
 
-def enqueue_body(i: int, run_id: str, personas: int) -> bytes:
-    """One realistic enqueue (~600 bytes); tags carry the index and the send time."""
+def pair_of(i: int, run_id: str, personas: int) -> tuple[str, str]:
+    """(userProfileId, personaProfileId) of enqueue ``i``."""
     persona = i if personas == 0 else i % personas
+    return f"user_{run_id}_{i}", f"persona_{run_id}_{persona}"
+
+
+def enqueue_body(user_id: str, persona_id: str, i: int) -> bytes:
+    """One realistic enqueue (~600 bytes); tags carry the index and the send time."""
     return orjson.dumps(
         {
-            "userProfileId": f"user_{run_id}_{i}",
-            "personaProfileId": f"persona_{run_id}_{persona}",
+            "userProfileId": user_id,
+            "personaProfileId": persona_id,
             "language": "EN",
             "userProfileVersion": "v1",
             "personaProfileVersion": "v1",
@@ -171,7 +183,7 @@ class Offered:
 
 async def offer(
     session: aiohttp.ClientSession,
-    url: str,
+    urls: list[str],
     rate_rps: float,
     duration_s: float,
     first_i: int,
@@ -179,7 +191,10 @@ async def offer(
     personas: int,
     max_inflight: int,
 ) -> Offered:
-    """Send ``rate_rps * duration_s`` enqueues on a fixed schedule, whatever the answers do."""
+    """Send ``rate_rps * duration_s`` enqueues on a fixed schedule, whatever the answers do.
+
+    With several ``urls`` (mock processes), each pair goes to one, as ``run`` routes it.
+    """
     loop = asyncio.get_running_loop()
     out = Offered()
     total = int(rate_rps * duration_s)
@@ -187,9 +202,11 @@ async def offer(
 
     async def one(i: int) -> None:
         started = time.perf_counter()
+        user_id, persona_id = pair_of(i, run_id, personas)
+        url = urls[shard_index(user_id, persona_id, len(urls))]
         try:
             async with session.post(
-                url, data=enqueue_body(i, run_id, personas), headers=AUTH
+                url, data=enqueue_body(user_id, persona_id, i), headers=AUTH
             ) as response:
                 await response.read()
                 out.statuses[response.status] += 1
@@ -267,7 +284,12 @@ def _count(answers: Answers, record: dict[str, Any]) -> None:
         answers.processing[(data.get("tags") or {})["i"]] += 1
 
 
-async def ledger(session: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
+async def ledger(session: aiohttp.ClientSession, base_urls: list[str]) -> dict[str, Any]:
+    """The mock's ledger, merged over its processes as ``run`` merges it."""
+    return merge_ledgers([await process_ledger(session, url) for url in base_urls])
+
+
+async def process_ledger(session: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
     for attempt in range(3):
         try:
             async with session.get(f"{base_url}/_mock/ledger", headers=AUTH) as response:
@@ -292,12 +314,12 @@ def _finished(snapshot: dict[str, Any]) -> int:
 
 
 async def settle(
-    session: aiohttp.ClientSession, base_url: str
+    session: aiohttp.ClientSession, base_urls: list[str]
 ) -> tuple[dict[str, Any], float, bool]:
     """Poll the ledger until every accepted enqueue is finished and nothing is in flight."""
     started = time.monotonic()
     while True:
-        snapshot = await ledger(session, base_url)
+        snapshot = await ledger(session, base_urls)
         gauges = snapshot["gauges"]
         done = (
             _finished(snapshot) >= snapshot["enqueues_accepted"]
@@ -345,10 +367,17 @@ class Rig:
     """The processes of one target and how to reach them."""
 
     target: str
-    base_url: str
-    server: psutil.Process
+    base_urls: list[str]  # one per server process
+    servers: list[psutil.Process]
     receiver: psutil.Process | None = None
     tail: EventTail | None = None
+
+    @property
+    def enqueue_urls(self) -> list[str]:
+        return [url + ENQUEUE_PATH for url in self.base_urls]
+
+    def server_busy_s(self) -> float:
+        return sum(cpu_busy_s(server) for server in self.servers)
 
 
 @dataclass
@@ -375,7 +404,7 @@ async def check_lifecycle(
 ) -> Lifecycle:
     """Wait for the mock to settle; then exactly one answer.created per accepted enqueue?"""
     assert rig.tail is not None
-    snapshot, waited_s, settled = await settle(session, rig.base_url)
+    snapshot, waited_s, settled = await settle(session, rig.base_urls)
     answers = rig.tail.read_new()
     delta = {k: snapshot[k] - ledger_before[k] for k in LEDGER_DELTAS}
     missing = load.accepted - answers.created.keys()
@@ -419,14 +448,14 @@ async def run_step(
     busy_pct = wait_for_quiet(args.quiet_pct, args.quiet_timeout_s)
     if busy_pct > args.quiet_pct:
         print(f"warning: machine {busy_pct:.0f} % busy before the step; measuring anyway")
-    before = {"server": cpu_busy_s(rig.server), "me": cpu_busy_s(me), "all": machine_busy_s()}
+    before = {"server": rig.server_busy_s(), "me": cpu_busy_s(me), "all": machine_busy_s()}
     if rig.receiver is not None:
         before["receiver"] = cpu_busy_s(rig.receiver)
-    ledger_before = await ledger(session, rig.base_url) if rig.receiver else None
+    ledger_before = await ledger(session, rig.base_urls) if rig.receiver else None
     start_ns = time.time_ns()
     load = await offer(
         session,
-        rig.base_url + ENQUEUE_PATH,
+        rig.enqueue_urls,
         rate_rps,
         args.step_s if rig.receiver else args.bare_step_s,
         i0,
@@ -435,7 +464,7 @@ async def run_step(
         args.max_inflight,
     )
     window_s = load.elapsed_s
-    server_s = cpu_busy_s(rig.server) - before["server"]
+    server_s = rig.server_busy_s() - before["server"]
     me_s = cpu_busy_s(me) - before["me"]
     receiver_s = cpu_busy_s(rig.receiver) - before["receiver"] if rig.receiver else None
     # Whatever else ran meanwhile (the machine may be shared): it competes for the two cores.
@@ -452,7 +481,7 @@ async def run_step(
             rig, session, load, ledger_before, start_ns, achieved, verdict, args
         )
         # Includes the drain after the step: the work the step's enqueues caused.
-        server_total_s = cpu_busy_s(rig.server) - before["server"]
+        server_total_s = rig.server_busy_s() - before["server"]
         verdict = lifecycle.verdict
         detail += lifecycle.detail
     return Step(
@@ -483,9 +512,9 @@ async def run_steps(rig: Rig, args: argparse.Namespace, t0: float, i0: int) -> l
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         # Warm-up: connections open, code paths hot; not measured (nor checked for loss).
-        await offer(session, rig.base_url + ENQUEUE_PATH, 200, 1.0, 10**9, "warm", 0, 1000)
+        await offer(session, rig.enqueue_urls, 200, 1.0, 10**9, "warm", 0, 1000)
         if rig.receiver is not None:
-            await settle(session, rig.base_url)
+            await settle(session, rig.base_urls)
             assert rig.tail is not None
             rig.tail.read_new()
         for n, rate_rps in enumerate(args.rates):
@@ -524,8 +553,8 @@ def table(steps: list[Step], args: argparse.Namespace) -> str:
         return MISSING if value is None else format(value, spec)
 
     rows = [
-        f"| target (core {args.server_core}) | offered /s | achieved enqueue /s | answers /s"
-        f" | server CPU % | receiver CPU % | generator CPU % | other processes CPU %"
+        "| target (cores) | offered /s | achieved enqueue /s | answers /s"
+        " | server CPU % | receiver CPU % | generator CPU % | other processes CPU %"
         " | server CPU ms / enqueue"
         " | ack p50 / p99 ms | enqueue→answer.created p50 / p99 ms | result |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
@@ -546,6 +575,15 @@ def table(steps: list[Step], args: argparse.Namespace) -> str:
     return "\n".join(rows)
 
 
+def mock_command(args: argparse.Namespace, port: int, customer: str) -> list[str]:
+    command = [args.mock_cli or CLI, "mock", "--port", str(port)]
+    command += ["--time-scale", str(args.time_scale)]
+    command += ["--seed", "1", "--incoming-content-url", f"{customer}/incoming"]
+    command += ["--profile-url", f"{customer}/profile"]
+    command += ["--chat-history-url", f"{customer}/chat-history"]
+    return command
+
+
 def run(args: argparse.Namespace) -> list[Step]:
     t0 = time.monotonic()
     os.sched_setaffinity(0, {args.generator_core})
@@ -559,25 +597,39 @@ def run(args: argparse.Namespace) -> list[Step]:
             bare_cmd = [sys.executable, __file__, "--serve-bare", "--port", str(port)]
             with pinned(bare_cmd, args.server_core, tmp_dir / "bare.log") as server:
                 wait_listening(port)
-                rig = Rig("bare", f"http://{HOST}:{port}", server)
+                rig = Rig(f"bare ({args.server_core})", [f"http://{HOST}:{port}"], [server])
                 steps += uvloop.run(run_steps(rig, args, t0, 0))
-        receiver_port, mock_port = free_port(HOST), free_port(HOST)
+        receiver_port = free_port(HOST)
+        mock_ports = [free_port(HOST) for _ in range(args.mock_processes)]
         out_dir = tmp_dir / "receiver"
         customer = f"http://{HOST}:{receiver_port}"
         receiver_cmd = [CLI, "receiver", "--port", str(receiver_port), "--out", str(out_dir)]
-        mock_cmd = [CLI, "mock", "--port", str(mock_port), "--time-scale", str(args.time_scale)]
-        mock_cmd += ["--seed", "1", "--incoming-content-url", f"{customer}/incoming"]
-        mock_cmd += ["--profile-url", f"{customer}/profile"]
-        mock_cmd += ["--chat-history-url", f"{customer}/chat-history"]
-        with (
-            pinned(receiver_cmd, args.receiver_core, tmp_dir / "receiver.log") as receiver,
-            pinned(mock_cmd, args.server_core, tmp_dir / "mock.log") as mock,
-        ):
-            wait_listening(receiver_port)
-            wait_listening(mock_port)
-            rig = Rig("mock", f"http://{HOST}:{mock_port}", mock, receiver, EventTail(out_dir))
+        mock_logs = [f"mock-{index}.log" for index in range(args.mock_processes)]
+        with contextlib.ExitStack() as stack:
+            receiver = stack.enter_context(
+                pinned(receiver_cmd, args.receiver_core, tmp_dir / "receiver.log")
+            )
+            mocks = [
+                stack.enter_context(
+                    pinned(
+                        mock_command(args, port, customer),
+                        args.mock_cores[index % len(args.mock_cores)],
+                        tmp_dir / mock_logs[index],
+                    )
+                )
+                for index, port in enumerate(mock_ports)
+            ]
+            for port in (receiver_port, *mock_ports):
+                wait_listening(port)
+            urls = [f"http://{HOST}:{port}" for port in mock_ports]
+            cores = ",".join(
+                str(args.mock_cores[i % len(args.mock_cores)]) for i in range(len(urls))
+            )
+            target = "mock" if len(urls) == 1 else f"mock x{len(urls)}"
+            target += f" ({cores})"
+            rig = Rig(target, urls, mocks, receiver, EventTail(out_dir))
             steps += uvloop.run(run_steps(rig, args, t0, 100_000_000))
-        for name in ("mock.log", "receiver.log"):
+        for name in (*mock_logs, "receiver.log"):
             text = (tmp_dir / name).read_text(errors="replace").strip()
             if "Traceback" in text or "ERROR" in text:
                 print(f"--- {name} (last 2000 chars)\n{text[-2000:]}", file=sys.stderr)
@@ -601,6 +653,23 @@ def main() -> int:
     parser.add_argument("--generator-core", type=int, default=0)
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument(
+        "--mock-processes",
+        type=int,
+        default=1,
+        help="mock processes, each pair routed to one as run routes it (loadtest.routing)",
+    )
+    parser.add_argument(
+        "--mock-cores",
+        default=None,
+        help="cores of the mock processes, comma-separated, used in turn [default: --server-core]",
+    )
+    parser.add_argument(
+        "--mock-cli",
+        default=None,
+        help="the dumgum-loadtest executable that serves the mock [default: this venv's]; an"
+        " older tree's launcher compares its mock with this one on the same rig",
+    )
+    parser.add_argument(
         "--quiet-pct", type=float, default=10.0, help="wait for the machine to be this idle"
     )
     parser.add_argument(
@@ -620,6 +689,10 @@ def main() -> int:
         serve_forever(bare_app, HOST, args.port)
         return 0
     args.rates = [float(r) for r in args.rates.split(",")]
+    if args.mock_processes < 1:
+        parser.error("--mock-processes: give 1 or more")
+    cores = args.mock_cores or str(args.server_core)
+    args.mock_cores = [int(core) for core in cores.split(",")]
     if max(args.step_s, args.bare_step_s) > MAX_STEP_S:
         parser.error(f"a step may last at most {MAX_STEP_S:.0f} s")
     args.run_id = f"r{os.getpid()}"

@@ -232,6 +232,13 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
 @click.option("--rate", "rate_rps", type=float, default=None, help="Offered requests/s (peak).")
 @click.option("--workers", type=int, default=None, help="Locust worker processes.")
 @click.option(
+    "--mock-processes",
+    type=int,
+    default=None,
+    help="Mock processes serving the scenario (overrides mock.processes; each (user, persona)"
+    " pair goes to one, by a stable hash of the pair) [default: 1].",
+)
+@click.option(
     "--allow-billable",
     is_flag=True,
     help="Real URL only: send the scenario's testMode as drawn (needs --spend-cap-eur).",

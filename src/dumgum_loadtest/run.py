@@ -52,6 +52,7 @@ from dumgum_loadtest.loadtest.command import (
     WORKERS_EXIT_MARGIN_S,
 )
 from dumgum_loadtest.loadtest.roster import joined_count, roster_notes
+from dumgum_loadtest.mock.ledger_merge import merge_ledgers
 from dumgum_loadtest.mock.overrides import apply_mock_settings
 from dumgum_loadtest.outputs import check_output_dir
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
@@ -79,7 +80,13 @@ from dumgum_loadtest.safety import (
     is_real_target,
 )
 from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
-from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival, weight_notes
+from dumgum_loadtest.scenarios.model import (
+    MAX_MOCK_PROCESSES,
+    MOCK_PROCESSES_KEY,
+    ClosedArrival,
+    OpenArrival,
+    weight_notes,
+)
 from dumgum_loadtest.scenarios.schedule import MAX_WORKER_RATE_RPS
 from dumgum_loadtest.serving import check_port_free, free_port
 from dumgum_loadtest.settle import (
@@ -94,6 +101,8 @@ from dumgum_loadtest.settle import (
 SETTLE_GRACE_S = 2.0
 INTERRUPTED_SETTLE_MAX_S = 10.0  # a run cut short settles this long at most
 LEDGER_TIMEOUT_S = 5.0
+MOCK_LEDGERS_DIR = "mock-ledgers"
+"""With several mock processes: each one's ledger, ``mock-<index>.json``, beside the merge."""
 # Locust stopped by the run (spend cap, overrun, Ctrl-C) finishes the requests in flight
 # within its stop timeout, and its master waits for its workers a little longer.
 LOCUST_STOP_S = STOP_GRACE_S + WORKERS_EXIT_MARGIN_S + 5.0
@@ -108,6 +117,8 @@ class RunOptions:
     duration_s: float | None = None
     rate_rps: float | None = None
     workers: int | None = None
+    # Processes serving the embedded mock (overrides the scenario's mock.processes).
+    mock_processes: int | None = None
     allow_billable: bool = False
     spend_cap_eur: Decimal | None = None
     max_rate_rps: float | None = None
@@ -155,6 +166,13 @@ def check_options(options: RunOptions) -> None:
         )
     if options.workers is not None and options.workers < 1:
         raise ConfigError(f"--workers {options.workers}: give 1 or more worker processes")
+    if options.mock_processes is not None and not (
+        1 <= options.mock_processes <= MAX_MOCK_PROCESSES
+    ):
+        raise ConfigError(
+            f"--mock-processes {options.mock_processes}: give 1 to {MAX_MOCK_PROCESSES} mock"
+            " processes"
+        )
     if options.max_rate_rps is not None and not options.max_rate_rps > 0:
         raise ConfigError(f"--max-rate {options.max_rate_rps:g}: must be more than 0 requests/s")
     if options.settle_quiet_s is not None and not options.settle_quiet_s >= 0:
@@ -189,6 +207,14 @@ def resolve_scenario(options: RunOptions) -> Scenario:
     data = scenario.model_dump(mode="json")
     if options.target is not None:
         data["target"] = options.target
+    if options.mock_processes is not None:
+        if is_real_target(data["target"]):
+            raise ConfigError(
+                f"--mock-processes {options.mock_processes}: the target is a URL"
+                f" ({data['target']}); requests are routed to mock processes only when the run"
+                " serves the mock: leave --mock-processes out"
+            )
+        data["mock"] = {**data["mock"], MOCK_PROCESSES_KEY: options.mock_processes}
     arrival = scenario.arrival
     if options.duration_s is not None:
         data["duration_s"] = options.duration_s
@@ -369,7 +395,7 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     if options.mock_settings:
         if real:
             raise ConfigError("--mock-set: changes the embedded mock; this run targets a real URL")
-        apply_mock_settings(scenario.mock, options.mock_settings)  # refused here if invalid
+        apply_mock_settings(scenario.mock_model, options.mock_settings)  # refused here if invalid
     if options.receiver_port is not None:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
     time_scale = time_scale_of(scenario)
@@ -468,8 +494,10 @@ class _Session:
         self.echo = echo
         self.processes: list[ManagedProcess] = []
         self.receiver: ManagedProcess | None = None
-        self.mock: ManagedProcess | None = None
-        self.mock_url: str | None = None
+        self.mock: ManagedProcess | None = None  # the first of ``mocks``
+        self.mock_url: str | None = None  # the first of ``mock_urls``: the run serves the mock
+        self.mocks: list[ManagedProcess] = []  # one per mock.processes
+        self.mock_urls: list[str] = []
         self.notes: list[str] = []
         self.servers: dict[str, Any] = {}
         self.generator_cpu_max_pct = 0.0  # the busiest worker at any progress tick
@@ -526,17 +554,43 @@ class _Session:
         wait_healthy(receiver, f"{local}/health")
         return self._with_secret(local)
 
-    def _start_mock(self, receiver_url: str, time_scale: float) -> str:
-        config = apply_mock_settings(self.scenario.mock, self.options.mock_settings)
+    def _start_mocks(self, receiver_url: str) -> list[str]:
+        """Start ``mock.processes`` mocks on their own ports, all with the scenario's model;
+        returns their URLs once every one answers its health check."""
+        config = apply_mock_settings(self.scenario.mock_model, self.options.mock_settings)
         config.setdefault("seed", self.scenario.seed)
         config_path = self.run_dir / "mock-config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        count = self.scenario.mock_processes
+        # One process keeps the names it always had (mock, logs/mock.log).
+        names = ["mock"] if count == 1 else [f"mock-{i}" for i in range(count)]
         # Remote workers send to the mock: it listens where the master does.
         host = self.options.master_bind_host if self.options.expect_workers else "127.0.0.1"
-        port = free_port(host)
-        mock = self._start(
+        ports: list[int] = []
+        while len(ports) < count:  # distinct: the OS may hand a just-freed port out again
+            port = free_port(host)
+            if port not in ports:
+                ports.append(port)
+        started = [
+            (self._start_mock(name, config_path, receiver_url, host, port), port)
+            for name, port in zip(names, ports, strict=True)
+        ]
+        urls = []
+        for mock, port in started:
+            url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+            wait_healthy(mock, f"{url}/health")
+            urls.append(url)
+        self.mocks = [mock for mock, _ in started]
+        self.mock = self.mocks[0]
+        self.mock_urls = urls
+        return urls
+
+    def _start_mock(
+        self, name: str, config_path: Path, receiver_url: str, host: str, port: int
+    ) -> ManagedProcess:
+        return self._start(
             ManagedProcess(
-                "mock",
+                name,
                 cli_command(
                     "mock",
                     "--host",
@@ -546,7 +600,7 @@ class _Session:
                     "--config",
                     str(config_path),
                 ),
-                self.run_dir / "logs" / "mock.log",
+                self.run_dir / "logs" / f"{name}.log",
                 # The token and the receiver's URLs (they may hold its secret path) by
                 # environment, never on a command line.
                 env=child_env(
@@ -561,14 +615,10 @@ class _Session:
                 ),
             )
         )
-        self.mock = mock
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-        wait_healthy(mock, f"{url}/health")
-        return url
 
     def _dead_server(self) -> ManagedProcess | None:
-        """The receiver or the mock, if one of them is no longer running."""
-        for process in (self.receiver, self.mock):
+        """The receiver or a mock process, if one of them is no longer running."""
+        for process in (self.receiver, *self.mocks):
             if process is not None and not process.running():
                 return process
         return None
@@ -612,8 +662,8 @@ class _Session:
             target_url = scenario.target.rstrip("/")
             self._announce_customer_endpoints(receiver_url)
         else:
-            target_url = self._start_mock(receiver_url, time_scale)
-            self.mock_url = target_url
+            self.mock_urls = self._start_mocks(receiver_url)
+            target_url = self.mock_url = self.mock_urls[0]
         write_json(
             self.run_dir / "environment.json",
             environment(
@@ -648,6 +698,7 @@ class _Session:
                     expect_workers=self.options.expect_workers,
                     master_bind_host=self.options.master_bind_host,
                     master_port=self.options.master_port,
+                    mock_urls=self.mock_urls,
                 ),
                 self.run_dir / "logs" / "locust.log",
                 env=child_env(DUMGUM_LOADTEST_TOKEN=self.token, **{RECEIVER_URL_ENV: receiver_url}),
@@ -664,13 +715,20 @@ class _Session:
         self._write_meta("running")
         self.settle_report = self._settle(time_scale, signals)
         self.observed_until_ns = self.receiver_died_ns or time.time_ns()
-        ledger = self._fetch_ledger()
-        if ledger is None and self.mock is not None and self.mock.running():
+        ledgers = self._fetch_ledgers()
+        ledger = merge_ledgers(ledgers) if ledgers else None
+        if ledger is None and self.mocks and all(mock.running() for mock in self.mocks):
             self.notes.append("the mock's ledger could not be read at the end of the run")
         self.servers = self._server_health(ledger, receiver_url)
         self.stop_all()
         if ledger is not None:
             write_json(self.run_dir / "mock-ledger.json", ledger)
+            if len(ledgers) > 1:  # each process's own, as it was merged
+                (self.run_dir / MOCK_LEDGERS_DIR).mkdir(exist_ok=True)
+                for index, process_ledger in enumerate(ledgers):
+                    write_json(
+                        self.run_dir / MOCK_LEDGERS_DIR / f"mock-{index}.json", process_ledger
+                    )
         settled_s = self.settle_report.waited_s
         self.echo(f"settled after {settled_s:.1f} s; writing the tables from the raw records")
         unreadable = write_tables(self.run_dir)
@@ -830,16 +888,16 @@ class _Session:
             )
 
     def _apply_timeline(self, patch: dict[str, Any], elapsed_s: float) -> None:
-        if self.mock_url is None:
-            return
-        response = httpx.patch(
-            f"{self.mock_url}/_mock/config",
-            json=patch,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=5,
-        )
-        state = "applied" if response.status_code == 200 else f"refused ({response.text})"
-        self.echo(f"  {elapsed_s:6.1f} s  timeline: mock config {patch} {state}")
+        for index, url in enumerate(self.mock_urls):  # every process runs the same model
+            response = httpx.patch(
+                f"{url}/_mock/config",
+                json=patch,
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=5,
+            )
+            state = "applied" if response.status_code == 200 else f"refused ({response.text})"
+            which = f" (process {index})" if len(self.mock_urls) > 1 else ""
+            self.echo(f"  {elapsed_s:6.1f} s  timeline: mock config {patch} {state}{which}")
 
     def _print_progress(self, elapsed_s: float, tail: EventTail) -> None:
         counts = read_worker_progress(self.run_dir)
@@ -1000,17 +1058,29 @@ class _Session:
         return servers
 
     def _fetch_ledger(self) -> dict[str, Any] | None:
-        if self.mock_url is None or (self.mock is not None and not self.mock.running()):
-            return None
-        try:
-            response = httpx.get(
-                f"{self.mock_url}/_mock/ledger",
-                headers={"Authorization": f"Bearer {self.token}"},
-                timeout=LEDGER_TIMEOUT_S,
-            )
-        except httpx.TransportError:
-            return None
-        return response.json() if response.status_code == 200 else None
+        """The mock's ledger, merged over its processes; None when one cannot be read."""
+        ledgers = self._fetch_ledgers()
+        return merge_ledgers(ledgers) if ledgers else None
+
+    def _fetch_ledgers(self) -> list[dict[str, Any]]:
+        """Each mock process's ledger, in process order; empty when any cannot be read (a
+        merge without one process would undercount)."""
+        ledgers = []
+        for mock, url in zip(self.mocks, self.mock_urls, strict=True):
+            if not mock.running():
+                return []
+            try:
+                response = httpx.get(
+                    f"{url}/_mock/ledger",
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=LEDGER_TIMEOUT_S,
+                )
+            except httpx.TransportError:
+                return []
+            if response.status_code != 200:
+                return []
+            ledgers.append(response.json())
+        return ledgers
 
     def _print_result(self, summary: dict[str, Any]) -> None:
         outcomes = summary["outcomes"]

@@ -77,7 +77,7 @@ def outcome_rules(
     real URL gets DumGum's inferred rules (the mock's defaults). A completed run whose
     settling did not stop at its bound saw everything it waited for: nothing is unresolved.
     """
-    config: Any = scenario.mock if scenario.target == "mock" else {}
+    config: Any = scenario.mock_model if scenario.target == "mock" else {}
     kept = run_dir / "mock-config.yaml"
     if scenario.target == "mock" and kept.is_file():
         with contextlib.suppress(OSError, yaml.YAMLError):  # else the scenario's copy

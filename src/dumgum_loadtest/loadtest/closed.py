@@ -31,7 +31,7 @@ from dumgum_loadtest.loadtest.sends import (
     request_record,
 )
 from dumgum_loadtest.loadtest.timing import SPIN_NS, sleep_until
-from dumgum_loadtest.loadtest.transport import EnqueueClient, ReceiverClient, StatusError
+from dumgum_loadtest.loadtest.transport import EnqueueTarget, ReceiverClient, StatusError
 from dumgum_loadtest.loadtest.worker import WorkerContext
 from dumgum_loadtest.records import NOT_SENT, SENT, TRANSPORT_ERROR
 from dumgum_loadtest.scenarios.model import ClosedArrival
@@ -59,7 +59,7 @@ class ConversationRunner:
     def __init__(
         self,
         context: WorkerContext,
-        client: EnqueueClient,
+        client: EnqueueTarget,
         receiver: ReceiverClient | None,
         request_event: Any,
         rng: random.Random,
@@ -284,7 +284,9 @@ class ConversationRunner:
         length = 0
         exception: Exception | None = None
         try:
-            status, length = self.client.post(send.body)
+            planned = send.planned
+            client = self.client.for_pair(planned.user_id, planned.persona_id)
+            status, length = client.post(send.body)
         except GreenletExit:  # the stop timeout ran out with this request in flight
             counters.transport_errors += 1
             error = STOPPED_BEFORE_RESPONSE

@@ -32,6 +32,7 @@ OPTION_NAMES = (
     "--run-dir",
     "--run-id",
     "--target-url",
+    "--mock-urls",
     "--receiver-url",
     "--force-test-mode",
     "--allow-billable",
@@ -88,6 +89,7 @@ def locust_command(
     master_port: int | None = None,
     expect_workers: int | None = None,
     master_bind_host: str = "127.0.0.1",
+    mock_urls: list[str] | None = None,
 ) -> list[str]:
     """argv for ``python -m locust`` running ``scenario`` with ``workers`` worker processes.
 
@@ -139,6 +141,9 @@ def locust_command(
         port = str(master_port if master_port is not None else free_port())
         command += ["--processes", str(workers), "--master-bind-host", "127.0.0.1"]
         command += ["--master-bind-port", port, "--master-port", port]
+    if mock_urls and len(mock_urls) > 1:
+        # The mock served by several processes: the generator routes each pair to one.
+        command += ["--mock-urls", ",".join(mock_urls)]
     if receiver_url:
         command += ["--receiver-url", receiver_url]
     if force_test_mode:

@@ -31,7 +31,7 @@ from dumgum_loadtest.loadtest.sends import (
 from dumgum_loadtest.loadtest.timing import SPIN_NS, sleep_until
 from dumgum_loadtest.loadtest.transport import (
     ENQUEUE_TIMEOUT_S,
-    EnqueueClient,
+    EnqueueTarget,
     ReceiverClient,
     StatusError,
 )
@@ -59,7 +59,7 @@ class OpenLoop:
     def __init__(
         self,
         context: WorkerContext,
-        client: EnqueueClient,
+        client: EnqueueTarget,
         request_event: Any,
         receiver: ReceiverClient | None = None,
     ) -> None:
@@ -213,7 +213,9 @@ class OpenLoop:
         length = 0
         exception: Exception | None = None
         try:
-            status, length = self.client.post(send.body)
+            planned = send.planned
+            client = self.client.for_pair(planned.user_id, planned.persona_id)
+            status, length = client.post(send.body)
         except GreenletExit:
             return  # _drain killed us, and records the send
         except Exception as exc:

@@ -49,6 +49,13 @@ def add_options(parser: Any) -> None:
         help="Base URL of the API or the mock (default: --host, else the scenario's target)",
     )
     parser.add_argument(
+        "--mock-urls",
+        default="",
+        help="Base URLs of the mock's processes, comma-separated: each (user, persona) pair"
+        " goes to one of them (a stable hash of the pair); default: --target-url alone",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
         "--receiver-url",
         default="",
         # By environment too: a run's receiver URL can hold its secret path, which must not

@@ -35,6 +35,9 @@ class GeneratorOptions:
     receiver_url: str | None
     force_test_mode: bool
     token: str = field(repr=False)  # never printed
+    # The mock's processes when the run serves it in shards (each pair to one of them, see
+    # ``routing``); empty: every enqueue goes to ``target_url``.
+    mock_urls: tuple[str, ...] = ()
 
 
 def _text(parsed: Any, name: str) -> str:
@@ -65,6 +68,14 @@ def resolve_options(
     if not target_url:
         raise ConfigError(
             "no target URL: give --target-url (or --host) with the mock's or the API's base URL"
+        )
+    mock_urls = tuple(
+        url.strip().rstrip("/") for url in _text(parsed, "mock_urls").split(",") if url.strip()
+    )
+    if mock_urls and real:
+        raise ConfigError(
+            f"--mock-urls {','.join(mock_urls)}: routes pairs to the mock's processes only;"
+            f" the scenario's target is {scenario.target} (one URL): leave --mock-urls out"
         )
     env = os.environ if environ is None else environ
     token = env.get(TOKEN_ENV, "").strip()
@@ -98,4 +109,5 @@ def resolve_options(
         receiver_url=receiver_url,
         force_test_mode=force,
         token=token,
+        mock_urls=mock_urls if len(mock_urls) > 1 else (),
     )

@@ -17,6 +17,7 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPSocketPoolResponse
 from geventhttpclient.url import URL
 
+from dumgum_loadtest.loadtest.routing import shard_index
 from dumgum_loadtest.mock import ENQUEUE_PATH
 
 CONNECT_TIMEOUT_S = 5.0
@@ -86,8 +87,36 @@ class EnqueueClient:
             response.release()  # back to the pool when keep-alive, closed otherwise
         return response.status_code, len(content)
 
+    def for_pair(self, user_id: str, persona_id: str) -> EnqueueClient:
+        """The client that sends this pair's requests: this one (a single target)."""
+        return self
+
     def close(self) -> None:
         self._client.close()
+
+
+class ShardedEnqueueClient:
+    """Enqueues to several mock processes, each pair always to the same one (``routing``).
+
+    ``url`` (the name Locust's statistics show) is the first process's enqueue URL.
+    """
+
+    def __init__(self, base_urls: list[str], token: str, concurrency: int) -> None:
+        if not base_urls:
+            raise ValueError("no mock URL to route to")
+        self._clients = [EnqueueClient(url, token, concurrency) for url in base_urls]
+        self.url = self._clients[0].url
+
+    def for_pair(self, user_id: str, persona_id: str) -> EnqueueClient:
+        return self._clients[shard_index(user_id, persona_id, len(self._clients))]
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+EnqueueTarget = EnqueueClient | ShardedEnqueueClient
+"""What the users send enqueues through: one target, or the mock's processes by pair."""
 
 
 class ReceiverClient:

@@ -30,14 +30,19 @@ from dumgum_loadtest.loadtest import worker
 from dumgum_loadtest.loadtest.closed import ConversationRunner
 from dumgum_loadtest.loadtest.openloop import OpenLoop
 from dumgum_loadtest.loadtest.options import listen
-from dumgum_loadtest.loadtest.transport import EnqueueClient, ReceiverClient
+from dumgum_loadtest.loadtest.transport import (
+    EnqueueClient,
+    EnqueueTarget,
+    ReceiverClient,
+    ShardedEnqueueClient,
+)
 from dumgum_loadtest.scenarios import load_scenario
 from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival
 
 logger = logging.getLogger("dumgum_loadtest.loadtest")
 
 # Per process: one connection pool per target, shared by the users.
-_enqueue_clients: dict[str, EnqueueClient] = {}
+_enqueue_clients: dict[str, EnqueueTarget] = {}
 _receiver_clients: dict[str, ReceiverClient] = {}
 _user_numbers = itertools.count()
 
@@ -53,12 +58,15 @@ def _default_host(environment: Any, **_: Any) -> None:
 listen(events.init, _default_host)
 
 
-def _enqueue_client(context: worker.WorkerContext, concurrency: int) -> EnqueueClient:
-    key = f"{context.options.target_url} {concurrency}"
+def _enqueue_client(context: worker.WorkerContext, concurrency: int) -> EnqueueTarget:
+    options = context.options
+    key = f"{options.target_url} {','.join(options.mock_urls)} {concurrency}"
     client = _enqueue_clients.get(key)
     if client is None:
-        client = _enqueue_clients[key] = EnqueueClient(
-            context.options.target_url, context.options.token, concurrency
+        client = _enqueue_clients[key] = (
+            ShardedEnqueueClient(list(options.mock_urls), options.token, concurrency)
+            if options.mock_urls
+            else EnqueueClient(options.target_url, options.token, concurrency)
         )
     return client
 

@@ -80,7 +80,10 @@ class MockState:
     async def start(self) -> None:
         self.loop_lag.start()
         connector = aiohttp.TCPConnector(limit=self.config.delivery.connection_limit)
-        self.session = aiohttp.ClientSession(connector=connector)
+        # The customer's cookies are never sent back: no jar to update and filter per call.
+        self.session = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        )
         sender = WebhookSender(self.session, self.ledger, lambda: self.config, self.rng)
         customer = CustomerClient(self.session, self.ledger)
         self.engine = Engine(self.config, self.ledger, sender, customer, self.rng)

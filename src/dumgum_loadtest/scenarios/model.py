@@ -17,6 +17,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
+    TypeAdapter,
     ValidationError,
     field_serializer,
     field_validator,
@@ -32,6 +34,13 @@ from dumgum_loadtest.schema.enums import ChatModel, Engage
 # (a string, number, boolean, or null for "send null"; the key ``omit`` leaves the field out
 # of the body). Weights are normalised; `run` and `scenarios` say so when they do not sum to 1.
 Categorical = dict[Any, float]
+
+MOCK_PROCESSES_KEY = "processes"
+"""The key of the ``mock`` section that says how many processes serve the mock's model."""
+MAX_MOCK_PROCESSES = 64
+_MOCK_PROCESSES: TypeAdapter[int] = TypeAdapter(
+    Annotated[StrictInt, Field(ge=1, le=MAX_MOCK_PROCESSES)]
+)
 
 # Where the mix may say something: every request field, by its dotted path in the body.
 MIX_FIELDS: tuple[str, ...] = (
@@ -364,7 +373,9 @@ class Scenario(_Section):
     slos: Slos = Field(default_factory=Slos)
     pricing: str | None = Field(default=None, description="Price sheet file (scenarios/pricing).")
     mock: dict[str, Any] = Field(
-        default_factory=dict, description="The embedded mock's model (same keys as --config)."
+        default_factory=dict,
+        description="The embedded mock's model (same keys as --config), and 'processes': how"
+        " many mock processes serve it (default 1; each (user, persona) pair goes to one).",
     )
     timeline: list[TimelineStep] = Field(default_factory=list)
 
@@ -406,9 +417,21 @@ class Scenario(_Section):
                     f"after the end of the run ({run_s:g} s): it would never apply;"
                     f" give 0 <= at_s < {run_s:g}",
                 )
-        if self.mock or self.timeline:
-            _check_mock_model(self.mock, self.timeline)
+        _check_mock_processes(self.mock.get(MOCK_PROCESSES_KEY, 1), self.target)
+        if self.mock_model or self.timeline:
+            _check_mock_model(self.mock_model, self.timeline)
         return self
+
+    @property
+    def mock_processes(self) -> int:
+        """How many processes serve the embedded mock (``mock.processes``, default 1)."""
+        return int(self.mock.get(MOCK_PROCESSES_KEY, 1))
+
+    @property
+    def mock_model(self) -> dict[str, Any]:
+        """The ``mock`` section as the mock's own model (``--config``): without ``processes``,
+        which is how the run serves that model, not part of it."""
+        return {k: v for k, v in self.mock.items() if k != MOCK_PROCESSES_KEY}
 
     @property
     def mock_time_scale(self) -> float:
@@ -428,6 +451,26 @@ class _Shown(str):
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def _check_mock_processes(processes: Any, target: str) -> None:
+    """``mock.processes``: a whole number from 1 to ``MAX_MOCK_PROCESSES``, and only 1 against
+    a real URL (routing by pair applies to the embedded mock only)."""
+    try:
+        count = _MOCK_PROCESSES.validate_python(processes)
+    except ValidationError:
+        raise FieldProblemError(
+            ["mock", MOCK_PROCESSES_KEY],
+            processes,
+            f"give a whole number of mock processes from 1 to {MAX_MOCK_PROCESSES}",
+        ) from None
+    if count != 1 and target != "mock":
+        raise FieldProblemError(
+            ["mock", MOCK_PROCESSES_KEY],
+            processes,
+            f"the target is a URL ({target}): requests are routed to mock processes only when"
+            " the run serves the mock; remove mock.processes or set it to 1",
+        )
 
 
 def _check_mock_model(mock: dict[str, Any], timeline: list[TimelineStep]) -> None:

@@ -94,3 +94,23 @@ def test_a_closed_model_needs_the_receiver(tmp_path: Path) -> None:
     namespace = parsed(path, receiver_url="http://127.0.0.1:8090/")
     options = resolve_options(namespace, "http://127.0.0.1:8080", {})
     assert options.receiver_url == "http://127.0.0.1:8090"
+
+
+def test_mock_urls_route_pairs_to_the_mock_processes(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path)
+    urls = "http://127.0.0.1:1/, http://127.0.0.1:2"
+    options = resolve_options(parsed(path, mock_urls=urls), "http://127.0.0.1:1", {})
+    assert options.mock_urls == ("http://127.0.0.1:1", "http://127.0.0.1:2")
+    one = resolve_options(parsed(path, mock_urls="http://127.0.0.1:1"), "http://127.0.0.1:1", {})
+    assert one.mock_urls == ()  # a single process: no routing
+    assert resolve_options(parsed(path), "http://127.0.0.1:1", {}).mock_urls == ()
+
+
+def test_mock_urls_against_a_real_url_are_refused(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path, target="https://api.example.com")
+    with pytest.raises(ConfigError, match=r"--mock-urls .* routes pairs to the mock's processes"):
+        resolve_options(
+            parsed(path, mock_urls="http://127.0.0.1:1,http://127.0.0.1:2"),
+            None,
+            {TOKEN_ENV: SECRET},
+        )
