@@ -8,7 +8,7 @@ this path (perf-baseline §1), so POSTs to the webhook paths bypass them through
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -23,8 +23,8 @@ NO_EVENT_NAME = "(none)"
 # nginx's "client closed request": the sender left mid-body, so no status was ever answered.
 CLIENT_CLOSED_STATUS = 499
 
-EventHook = Callable[[str, Any, int], None]
-"""Called after a valid event was recorded: (event name, parsed body, recv_ns)."""
+EventHook = Callable[[str, Any, int], Awaitable[None]]
+"""Awaited after a valid event was recorded, before its answer: (event name, body, recv_ns)."""
 
 
 async def read_body(receive: Receive) -> tuple[bytes, bool]:
@@ -88,7 +88,7 @@ class EventEndpoint:
             name = NO_EVENT_NAME
         self._counts[name] += 1
         if self._on_event is not None:
-            self._on_event(name, document, recv_ns)
+            await self._on_event(name, document, recv_ns)
         await send_response(send, 204)
 
     def _record_invalid(self, recv_ns: int, status: int, body: bytes) -> None:

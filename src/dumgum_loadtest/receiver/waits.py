@@ -11,7 +11,9 @@ concurrent waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from dumgum_loadtest.schema.enums import EventType
@@ -50,40 +52,98 @@ def terminal_pair(name: str, document: Any) -> Pair | None:
     return user_id, persona_id
 
 
+class PendingWaits:
+    """The waits this process holds, each a future woken by its pair's next terminal event.
+
+    Shared by both states: the in-memory one wakes them as events arrive here, the Redis one
+    as terminal events are published by any receiver process.
+    """
+
+    def __init__(self, max_waits: int) -> None:
+        self.max_waits = max_waits
+        self._pending: dict[Pair, list[tuple[int, asyncio.Future[TerminalEvent]]]] = {}
+        self.waiting = 0
+
+    @property
+    def pairs(self) -> int:
+        """Pairs with at least one wait pending."""
+        return len(self._pending)
+
+    def wake(self, pair: Pair, event: TerminalEvent) -> None:
+        """Answer the waits on ``pair`` that started before ``event`` was received."""
+        pending = self._pending.get(pair)
+        if pending:
+            for after_ns, future in pending:
+                if event.recv_ns > after_ns and not future.done():
+                    future.set_result(event)
+
+    @contextlib.contextmanager
+    def register(self, pair: Pair, after_ns: int) -> Iterator[asyncio.Future[TerminalEvent]]:
+        """A future for the first terminal event of ``pair`` after ``after_ns``, while inside."""
+        if self.waiting >= self.max_waits:
+            raise TooManyWaitsError(f"{self.waiting} waits pending (max {self.max_waits})")
+        future: asyncio.Future[TerminalEvent] = asyncio.get_running_loop().create_future()
+        entry = (after_ns, future)
+        self._pending.setdefault(pair, []).append(entry)
+        self.waiting += 1
+        try:
+            yield future
+        finally:
+            self.waiting -= 1
+            pending = self._pending.get(pair)
+            if pending is not None:
+                pending.remove(entry)
+                if not pending:
+                    del self._pending[pair]
+
+
+async def event_or_timeout(
+    future: asyncio.Future[TerminalEvent], timeout_s: float
+) -> TerminalEvent | None:
+    try:
+        return await asyncio.wait_for(future, timeout_s)
+    except TimeoutError:
+        return None
+
+
 class TerminalWaits:
     """The last terminal event per pair and the waits pending on each pair (one event loop)."""
 
     def __init__(self, max_pairs: int, max_waits: int) -> None:
         self.max_pairs = max_pairs
-        self.max_waits = max_waits
         self._last: OrderedDict[Pair, TerminalEvent] = OrderedDict()
-        self._pending: dict[Pair, list[tuple[int, asyncio.Future[TerminalEvent]]]] = {}
-        self.waiting = 0
+        self._pending = PendingWaits(max_waits)
         self.evicted_pairs = 0
 
     @property
     def pairs(self) -> int:
         return len(self._last)
 
+    @property
+    def waiting(self) -> int:
+        return self._pending.waiting
+
+    @property
+    def pending_pairs(self) -> int:
+        return self._pending.pairs
+
     def on_event(self, name: str, document: Any, recv_ns: int) -> None:
         """Record a received event; wakes the waits of its pair when it ends a turn."""
         pair = terminal_pair(name, document)
-        if pair is None:
-            return
+        if pair is not None:
+            self.on_terminal(pair, TerminalEvent(name, recv_ns))
+
+    def on_terminal(self, pair: Pair, event: TerminalEvent) -> None:
+        """Remember ``pair``'s turn ended with ``event``; wakes the waits on that pair."""
         last = self._last
-        event = TerminalEvent(name, recv_ns)
         previous = last.get(pair)
-        if previous is None or previous.recv_ns <= recv_ns:
+        if previous is None or previous.recv_ns <= event.recv_ns:
             last[pair] = event
         last.move_to_end(pair)
         if len(last) > self.max_pairs:
             last.popitem(last=False)
             self.evicted_pairs += 1
-        pending = self._pending.get(pair)
-        if pending:
-            for after_ns, future in pending:
-                if recv_ns > after_ns and not future.done():
-                    future.set_result(event)
+        self._pending.wake(pair, event)
 
     def latest(self, pair: Pair, after_ns: int) -> TerminalEvent | None:
         """The pair's last terminal event if it was received after ``after_ns``."""
@@ -95,20 +155,5 @@ class TerminalWaits:
         event = self.latest(pair, after_ns)
         if event is not None or timeout_s <= 0:
             return event
-        if self.waiting >= self.max_waits:
-            raise TooManyWaitsError(f"{self.waiting} waits pending (max {self.max_waits})")
-        future: asyncio.Future[TerminalEvent] = asyncio.get_running_loop().create_future()
-        entry = (after_ns, future)
-        self._pending.setdefault(pair, []).append(entry)
-        self.waiting += 1
-        try:
-            return await asyncio.wait_for(future, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            self.waiting -= 1
-            pending = self._pending.get(pair)
-            if pending is not None:
-                pending.remove(entry)
-                if not pending:
-                    del self._pending[pair]
+        with self._pending.register(pair, after_ns) as future:
+            return await event_or_timeout(future, timeout_s)
