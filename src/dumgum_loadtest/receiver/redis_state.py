@@ -23,11 +23,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from dumgum_loadtest.errors import TargetError
 from dumgum_loadtest.receiver.history import HistoryEntry, Pair
-from dumgum_loadtest.receiver.state import StateError, Terminal
+from dumgum_loadtest.receiver.state import StateError, Terminal, shown_url
 from dumgum_loadtest.receiver.waits import PendingWaits, TerminalEvent, event_or_timeout
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,18 @@ return members
 """
 
 
+def check_reachable(url: str, timeout_s: float = 3.0) -> None:
+    """Before serving: a TargetError naming ``url`` when no Redis/Valkey answers there."""
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=timeout_s) as client:
+            client.ping()
+    except (RedisError, OSError, ValueError) as exc:
+        raise TargetError(
+            f"--state {shown_url(url)}: no Redis or Valkey server answers there ({exc});"
+            " start one, or give --state memory for one process"
+        ) from exc
+
+
 def _pair_key(prefix: str, kind: str, pair: Pair) -> str:
     user_id, persona_id = pair
     return f"{prefix}:{kind}:{len(user_id)}:{user_id}:{persona_id}"
@@ -103,7 +117,7 @@ class RedisState:
         ttl_s: int,
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
-        self.url = url
+        self.url = shown_url(url)  # for messages and stats; the client has the real one
         self.max_messages_per_pair = max_messages_per_pair
         self.ttl_s = ttl_s
         self.prefix = prefix

@@ -73,6 +73,17 @@ def check_state_url(url: str) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit for logs and messages: a password in it becomes ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port is not None else ""
+    return parts._replace(netloc=f"{user}:***@{host}{port}").geturl()
+
+
 class MemoryState:
     """Today's in-process state: nothing to connect, every operation a dict look-up."""
 
