@@ -205,8 +205,13 @@ def receiver(out_dir: Path | None, log_level: str, processes: int, **options: An
     """Serve the customer endpoints: incoming content, profile, chat history, memory."""
     from dumgum_loadtest.receiver import ReceiverSettings
     from dumgum_loadtest.receiver.gate import is_loopback_host
-    from dumgum_loadtest.receiver.server import check_processes, serve_receiver
-    from dumgum_loadtest.receiver.state import MEMORY_STATE, check_state_url, shown_url
+    from dumgum_loadtest.receiver.server import serve_receiver
+    from dumgum_loadtest.receiver.state import (
+        MEMORY_STATE,
+        check_processes,
+        check_state_url,
+        shown_url,
+    )
     from dumgum_loadtest.serving import check_port_free
 
     given = {key: value for key, value in options.items() if value is not None}
@@ -271,6 +276,21 @@ def receiver(out_dir: Path | None, log_level: str, processes: int, **options: An
 )
 @click.option("--receiver-host", default="127.0.0.1", show_default=True)
 @click.option("--receiver-port", type=int, default=None, help="[default: a free port]")
+@click.option(
+    "--receiver-state",
+    default="memory",
+    show_default=True,
+    metavar="URL",
+    help="The receiver's state: 'memory' or redis://HOST:PORT/DB (Redis or Valkey, shared by"
+    " its processes).",
+)
+@click.option(
+    "--receiver-processes",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Receiver processes sharing its port; more than 1 needs --receiver-state redis://...",
+)
 @click.option(
     "--public-receiver-url",
     default=None,

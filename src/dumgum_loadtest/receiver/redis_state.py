@@ -80,15 +80,15 @@ return members
 """
 
 
-def check_reachable(url: str, timeout_s: float = 3.0) -> None:
+def check_reachable(url: str, option: str = "--state", timeout_s: float = 3.0) -> None:
     """Before serving: a TargetError naming ``url`` when no Redis/Valkey answers there."""
     try:
         with redis.Redis.from_url(url, socket_connect_timeout=timeout_s) as client:
             client.ping()
     except (RedisError, OSError, ValueError) as exc:
         raise TargetError(
-            f"--state {shown_url(url)}: no Redis or Valkey server answers there ({exc});"
-            " start one, or give --state memory for one process"
+            f"{option} {shown_url(url)}: no Redis or Valkey server answers there ({exc});"
+            f" start one, or give {option} memory for one process"
         ) from exc
 
 

@@ -22,26 +22,15 @@ from types import FrameType
 
 import uvicorn
 
-from dumgum_loadtest.errors import ConfigError, TargetError
+from dumgum_loadtest.errors import TargetError
 from dumgum_loadtest.processes import die_with_parent
 from dumgum_loadtest.receiver.app import create_receiver_app
 from dumgum_loadtest.receiver.settings import ReceiverSettings
-from dumgum_loadtest.receiver.state import MEMORY_STATE
+from dumgum_loadtest.receiver.state import check_processes
 from dumgum_loadtest.serving import serve_forever, uvicorn_config
 
 LISTEN_BACKLOG = 2048  # as uvicorn's default
 STOP_GRACE_S = 10.0  # a serving process has this long to close its shards after SIGTERM
-
-
-def check_processes(processes: int, state: str) -> None:
-    """``--processes``: at least 1, and more than 1 only with a shared (Redis) state."""
-    if processes < 1:
-        raise ConfigError(f"--processes {processes}: give 1 or more")
-    if processes > 1 and state == MEMORY_STATE:
-        raise ConfigError(
-            f"--processes {processes}: needs --state redis://HOST:PORT/DB; the in-memory"
-            " state cannot be shared between processes (use --processes 1)"
-        )
 
 
 def serve_receiver(

@@ -60,17 +60,29 @@ Terminal = tuple[Pair, TerminalEvent]
 """A pair whose turn an event ended, and that event."""
 
 
-def check_state_url(url: str) -> str:
-    """``memory`` or a Redis URL, else a ConfigError naming what is valid."""
+def check_state_url(url: str, option: str = "--state") -> str:
+    """``memory`` or a Redis URL, else a ConfigError naming ``option`` and what is valid."""
     if url == MEMORY_STATE:
         return url
     parts = urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES or not (parts.netloc or parts.path):
         raise ConfigError(
-            f"--state {url!r}: give 'memory' (one process) or redis://HOST:PORT/DB"
+            f"{option} {url!r}: give 'memory' (one process) or redis://HOST:PORT/DB"
             " (Redis or Valkey; also rediss:// and unix://)"
         )
     return url
+
+
+def check_processes(processes: int, state: str, option: str = "--processes") -> None:
+    """Serving processes: at least 1, and more than 1 only with a shared (Redis) state."""
+    state_option = option.replace("processes", "state")
+    if processes < 1:
+        raise ConfigError(f"{option} {processes}: give 1 or more")
+    if processes > 1 and state == MEMORY_STATE:
+        raise ConfigError(
+            f"{option} {processes}: needs {state_option} redis://HOST:PORT/DB; the in-memory"
+            f" state cannot be shared between processes (or give {option} 1)"
+        )
 
 
 def shown_url(url: str) -> str:
