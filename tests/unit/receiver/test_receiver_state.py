@@ -21,6 +21,7 @@ from dumgum_loadtest.receiver.history import (
 from dumgum_loadtest.receiver.state import (
     ReceiverState,
     StateError,
+    check_processes,
     check_state_url,
     open_state,
 )
@@ -188,3 +189,12 @@ def test_an_unreachable_redis_fails_at_start_naming_it() -> None:
 
     with pytest.raises(StateError, match=r"state redis://127.0.0.1:1/0: connecting failed"):
         asyncio.run(run())
+
+
+def test_several_processes_need_a_shared_state() -> None:
+    check_processes(1, "memory")
+    check_processes(4, "redis://127.0.0.1:6379/0")
+    with pytest.raises(ConfigError, match=r"^--processes 2: needs --state redis://HOST:PORT/DB;"):
+        check_processes(2, "memory")
+    with pytest.raises(ConfigError, match=r"^--processes 0: give 1 or more$"):
+        check_processes(0, "memory")
