@@ -102,8 +102,13 @@ class BodyLimit:
             return
         limit = self.max_body_bytes
         declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await self._refuse(scope, send, app_started=False)
+        if declared is not None:
+            if declared > limit:
+                await self._refuse(scope, send, app_started=False)
+                return
+            # The HTTP parser delivers exactly the declared length, no more: nothing to count.
+            # Only a chunked body (no Content-Length) is counted as it arrives, below.
+            await self.app(scope, receive, send)
             return
         received_bytes = 0
         response_started = False

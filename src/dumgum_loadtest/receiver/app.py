@@ -30,18 +30,31 @@ from dumgum_loadtest.errors import describe_validation_errors
 from dumgum_loadtest.limits import BodyLimit
 from dumgum_loadtest.looplag import LoopLagMonitor
 from dumgum_loadtest.receiver.gate import SecretGate
-from dumgum_loadtest.receiver.history import UserMessage, answer_entry, user_message_entry
+from dumgum_loadtest.receiver.history import (
+    HistoryEntry,
+    Pair,
+    UserMessage,
+    answer_entry,
+    user_message_entry,
+)
 from dumgum_loadtest.receiver.ingest import EventEndpoint, WebhookFastPath
 from dumgum_loadtest.receiver.profiles import synthetic_profile
 from dumgum_loadtest.receiver.recorder import Recorder, call_line
 from dumgum_loadtest.receiver.settings import ReceiverSettings
 from dumgum_loadtest.receiver.state import StateError, open_state
-from dumgum_loadtest.receiver.waits import TerminalEvent, TooManyWaitsError, terminal_pair
+from dumgum_loadtest.receiver.waits import (
+    TerminalEvent,
+    TooManyWaitsError,
+    answer_terminal_pair,
+    terminal_pair,
+)
 from dumgum_loadtest.schema.customer import ProfileResponse
 from dumgum_loadtest.schema.enums import EventType
 
 _USER_MESSAGES = TypeAdapter(list[UserMessage])
 log = logging.getLogger(__name__)
+_ANSWER_CREATED = EventType.ANSWER_CREATED.value
+_CONVERSATION_DROPPED = EventType.CONVERSATION_DROPPED.value
 
 MAX_WAIT_TIMEOUT_S = 120.0
 """Longest single long-poll; a user waiting longer polls again."""
@@ -100,14 +113,18 @@ class _Receiver:
         self.loop_lag = LoopLagMonitor()
 
     async def _on_incoming(self, name: str, document: Any, recv_ns: int) -> None:
-        pair = terminal_pair(name, document)
-        terminal = None if pair is None else (pair, TerminalEvent(name, recv_ns))
-        entry = None
-        if name == EventType.ANSWER_CREATED:
+        entry: HistoryEntry | None = None
+        pair: Pair | None = None
+        if name == _ANSWER_CREATED:  # the hot path: one look at data.answer serves both
             data = document.get("data")
             answer = data.get("answer") if isinstance(data, dict) else None
-            if isinstance(answer, dict):
-                entry = answer_entry(answer, fallback_ns=recv_ns)
+            if not isinstance(answer, dict):
+                return
+            entry = answer_entry(answer, fallback_ns=recv_ns)
+            pair = answer_terminal_pair(answer)
+        elif name == _CONVERSATION_DROPPED:
+            pair = terminal_pair(name, document)
+        terminal = None if pair is None else (pair, TerminalEvent(name, recv_ns))
         if entry is None and terminal is None:
             return
         try:

@@ -21,6 +21,9 @@ from dumgum_loadtest.schema.enums import EventType
 Pair = tuple[str, str]
 """(userProfileId, personaProfileId)."""
 
+_ANSWER_CREATED = EventType.ANSWER_CREATED.value
+_CONVERSATION_DROPPED = EventType.CONVERSATION_DROPPED.value
+
 
 class TerminalEvent(NamedTuple):
     event: str
@@ -38,14 +41,22 @@ def terminal_pair(name: str, document: Any) -> Pair | None:
     data = document.get("data")
     if not isinstance(data, dict):
         return None
-    if name == EventType.ANSWER_CREATED:
-        source = data.get("answer")
-        if not isinstance(source, dict) or source.get("sequenceNumber", 0) not in (0, None):
-            return None  # a follow-up message of a split reply: the turn ended earlier
-    elif name == EventType.CONVERSATION_DROPPED:
-        source = data
-    else:
-        return None
+    if name == _ANSWER_CREATED:
+        answer = data.get("answer")
+        return answer_terminal_pair(answer) if isinstance(answer, dict) else None
+    if name == _CONVERSATION_DROPPED:
+        return _pair_of(data)
+    return None
+
+
+def answer_terminal_pair(answer: dict[str, Any]) -> Pair | None:
+    """The pair whose turn an ``answer.created`` event's ``data.answer`` ends, if it ends one."""
+    if answer.get("sequenceNumber", 0) not in (0, None):
+        return None  # a follow-up message of a split reply: the turn ended earlier
+    return _pair_of(answer)
+
+
+def _pair_of(source: dict[str, Any]) -> Pair | None:
     user_id, persona_id = source.get("userProfileId"), source.get("personaProfileId")
     if not isinstance(user_id, str) or not isinstance(persona_id, str):
         return None
