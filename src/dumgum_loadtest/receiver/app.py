@@ -24,10 +24,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dumgum_loadtest.clock import now_ns, ns_from_iso
 from dumgum_loadtest.errors import describe_validation_errors
-from dumgum_loadtest.limits import BodyLimit
+from dumgum_loadtest.limits import BodyLimit, declared_body_bytes
 from dumgum_loadtest.looplag import LoopLagMonitor
 from dumgum_loadtest.receiver.gate import SecretGate
 from dumgum_loadtest.receiver.history import (
@@ -290,6 +291,37 @@ class _Receiver:
             self.recorder.close()
 
 
+class _ReceiverApp(Starlette):
+    """Starlette, with a shorter way for the webhooks when no middleware would act on them.
+
+    Without a secret, the gate lets every webhook POST through, and the body limit lets a
+    declared length within it through: such a request goes straight to its endpoint, skipping
+    four layers (about 5 µs of CPU per event). Any other request takes the whole stack.
+    """
+
+    def __init__(
+        self,
+        *,
+        webhooks: dict[str, ASGIApp],
+        max_body_bytes: int,
+        gated: bool,
+        **starlette: Any,
+    ) -> None:
+        super().__init__(**starlette)
+        self._webhooks = {} if gated else webhooks
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self._webhooks.get(scope["path"])
+            if endpoint is not None:
+                declared = declared_body_bytes(scope)
+                if declared is not None and declared <= self._max_body_bytes:
+                    await endpoint(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
     """The receiver app; its state is also reachable as ``app.state.receiver`` (for tests)."""
     receiver = _Receiver(settings or ReceiverSettings())
@@ -305,17 +337,21 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
         Route("/_receiver/wait", receiver.wait, methods=["GET"]),
     ]
     # The routes above still answer other methods (405); POSTs take the fast path.
-    fast_path = Middleware(
-        WebhookFastPath, endpoints={"/incoming": receiver.incoming, "/memory": receiver.memory}
-    )
+    webhooks: dict[str, ASGIApp] = {"/incoming": receiver.incoming, "/memory": receiver.memory}
+    fast_path = Middleware(WebhookFastPath, endpoints=webhooks)
     settings = receiver.settings
     gate = Middleware(SecretGate, secret=settings.secret(), refused=receiver.refused)
     body_limit = Middleware(
         BodyLimit, max_body_bytes=settings.max_body_bytes, refused=receiver.refused
     )
     # Outermost first: no request without the secret gets as far as reading its body.
-    app = Starlette(
-        routes=routes, middleware=[gate, body_limit, fast_path], lifespan=receiver.lifespan
+    app = _ReceiverApp(
+        webhooks=webhooks,
+        max_body_bytes=settings.max_body_bytes,
+        gated=settings.secret().configured,
+        routes=routes,
+        middleware=[gate, body_limit, fast_path],
+        lifespan=receiver.lifespan,
     )
     app.state.receiver = receiver
     return app
