@@ -8,10 +8,14 @@ Keys, under ``PREFIX`` (default ``dumgum-receiver``), for a pair (user U, person
 - ``PREFIX:i:<len(U)>:U:P``: the message ids the pair holds (duplicate deliveries).
 - ``PREFIX:t:<len(U)>:U:P``: ``<recv_ns:020d> <event>``, the pair's last terminal event.
 - ``PREFIX:profiles``: a hash, profile id → times bumped.
-- channel ``PREFIX:turns``: every terminal event, published; each process wakes its waits.
+- ``PREFIX:w:<len(U)>:U:P``: set while some process waits on the pair (expires with the
+  wait): only then is a terminal event published, on channel ``PREFIX:turns``, where every
+  process listens and wakes its own waits. A busy run without waits publishes nothing.
 
-Each write is one Lua script (atomic, one round trip); pair keys expire after ``ttl_s``
-without use, where the in-memory state evicts its least recently used pairs instead.
+Each write is one Lua script (atomic). The writes of the events a process handles at the
+same time go to the server together, one pipeline and one round trip (``_ScriptBatches``):
+each event still waits for its own write before it is answered. Pair keys expire after
+``ttl_s`` without use, where the in-memory state evicts its least recently used pairs.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import redis
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from dumgum_loadtest.errors import TargetError
 from dumgum_loadtest.receiver.history import HistoryEntry, Pair
@@ -37,7 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "dumgum-receiver"
 _NS_PER_MS = 1_000_000
 
-# KEYS: history, ids, seq, last. ARGV: has_entry, id, date_ms, payload, max_messages, ttl_s,
+# KEYS: history, ids, seq, last, waited. ARGV: has_entry, id, date_ms, payload, max_messages, ttl_s,
 # has_terminal, last value ("<recv_ns:020d> <event>"), channel, published message.
 _RECORD = """
 local ttl = ARGV[6]
@@ -64,7 +69,9 @@ if ARGV[7] == '1' then
   if (not previous) or string.sub(previous, 1, 20) <= string.sub(ARGV[8], 1, 20) then
     redis.call('SET', KEYS[4], ARGV[8], 'EX', ttl)
   end
-  redis.call('PUBLISH', ARGV[9], ARGV[10])
+  if redis.call('EXISTS', KEYS[5]) == 1 then
+    redis.call('PUBLISH', ARGV[9], ARGV[10])
+  end
 end
 return 0
 """
@@ -90,6 +97,66 @@ def check_reachable(url: str, option: str = "--state", timeout_s: float = 3.0) -
             f"{option} {shown_url(url)}: no Redis or Valkey server answers there ({exc});"
             f" start one, or give {option} memory for one process"
         ) from exc
+
+
+MAX_CONNECTIONS = 32
+"""Per process; a request beyond waits for a free connection (up to CONNECTION_WAIT_S)."""
+CONNECTION_WAIT_S = 10.0
+
+Call = tuple[list[str], list[str | int | bytes], "asyncio.Future[Any]"]
+
+
+class _ScriptBatches:
+    """Calls of one Lua script, sent in batches: whatever was queued while the previous batch
+    was on the wire goes in the next pipeline, so a busy process pays one round trip (and one
+    send) for many events instead of one each."""
+
+    def __init__(self, client: aioredis.Redis, script: str) -> None:
+        self._client = client
+        self._script = script
+        self._sha = ""
+        self._queue: list[Call] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def load(self) -> None:
+        self._sha = await self._client.script_load(self._script)
+
+    async def __call__(self, keys: list[str], args: list[str | int | bytes]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((keys, args, future))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_batches())
+        return await future
+
+    async def _send_batches(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await self._execute(batch)
+            except NoScriptError:  # the server restarted and lost its scripts
+                try:
+                    await self.load()
+                    results = await self._execute(batch)
+                except Exception as exc:  # every waiting request must hear of it
+                    results = [exc] * len(batch)
+            except Exception as exc:
+                results = [exc] * len(batch)
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue  # its request was cancelled (client gone)
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def _execute(self, batch: list[Call]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                pipe.evalsha(self._sha, len(keys), *keys, *args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(result, NoScriptError) for result in results):
+            raise NoScriptError("NOSCRIPT")
+        return results
 
 
 def _pair_key(prefix: str, kind: str, pair: Pair) -> str:
@@ -122,9 +189,12 @@ class RedisState:
         self.ttl_s = ttl_s
         self.prefix = prefix
         self.channel = f"{prefix}:turns"
-        self._client: aioredis.Redis = aioredis.from_url(url)
-        self._record = self._client.register_script(_RECORD)
-        self._read = self._client.register_script(_READ)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=CONNECTION_WAIT_S
+        )
+        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        self._record = _ScriptBatches(self._client, _RECORD)
+        self._read = _ScriptBatches(self._client, _READ)
         self._pending = PendingWaits(max_waits)
         self._listener: asyncio.Task[None] | None = None
         self._pubsub: Any = None  # redis.asyncio.client.PubSub once started
@@ -138,6 +208,8 @@ class RedisState:
         """Check the server answers, then subscribe to turn ends before the first request."""
         try:
             await self._client.ping()
+            await self._record.load()
+            await self._read.load()
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             await self._pubsub.subscribe(self.channel)
         except (RedisError, OSError) as exc:
@@ -197,9 +269,10 @@ class RedisState:
             _pair_key(prefix, "i", pair),
             f"{prefix}:seq",
             _pair_key(prefix, "t", pair),
+            _pair_key(prefix, "w", pair),
         ]
         try:
-            await self._record(keys=keys, args=args)
+            await self._record(keys, args)
         except (RedisError, OSError) as exc:
             raise self._error("recording an event", exc) from exc
 
@@ -212,7 +285,7 @@ class RedisState:
         low = "-inf" if after_ns is None else f"({after_ns // _NS_PER_MS}"
         keys = [_pair_key(self.prefix, "h", pair), _pair_key(self.prefix, "i", pair)]
         try:
-            members = await self._read(keys=keys, args=[low, self.ttl_s])
+            members = await self._read(keys, [low, self.ttl_s])
         except (RedisError, OSError) as exc:
             raise self._error("reading a chat history", exc) from exc
         return [orjson.loads(_payload(member)) for member in members]
@@ -231,9 +304,21 @@ class RedisState:
             raise self._error("bumping a profile version", exc) from exc
         return f"v{1 + int(bumps)}"
 
-    async def _latest(self, pair: Pair, after_ns: int) -> TerminalEvent | None:
+    async def _latest(
+        self, pair: Pair, after_ns: int, waiting_s: float = 0.0
+    ) -> TerminalEvent | None:
+        """The pair's last turn end if after ``after_ns``; with ``waiting_s``, first marks the
+        pair as waited on that long, so that its next end is published (one round trip)."""
+        last_key = _pair_key(self.prefix, "t", pair)
         try:
-            value = await self._client.get(_pair_key(self.prefix, "t", pair))
+            if waiting_s > 0:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    expire_s = math.ceil(waiting_s) + 1
+                    pipe.set(_pair_key(self.prefix, "w", pair), b"1", ex=expire_s)
+                    pipe.get(last_key)
+                    _, value = await pipe.execute()
+            else:
+                value = await self._client.get(last_key)
         except (RedisError, OSError) as exc:
             raise self._error("reading a turn end", exc) from exc
         if value is None:
@@ -246,9 +331,10 @@ class RedisState:
     async def wait(self, pair: Pair, after_ns: int, timeout_s: float) -> TerminalEvent | None:
         if timeout_s <= 0:
             return await self._latest(pair, after_ns)
-        # Registered before the look-up: an end published in between still wakes this wait.
+        # Registered, and the pair marked, before the look-up: an end recorded after it is
+        # published and wakes this wait.
         with self._pending.register(pair, after_ns) as future:
-            event = await self._latest(pair, after_ns)
+            event = await self._latest(pair, after_ns, waiting_s=timeout_s)
             if event is not None:
                 return event
             return await event_or_timeout(future, timeout_s)
