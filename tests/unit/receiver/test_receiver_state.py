@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -198,3 +199,17 @@ def test_several_processes_need_a_shared_state() -> None:
         check_processes(2, "memory")
     with pytest.raises(ConfigError, match=r"^--processes 0: give 1 or more$"):
         check_processes(0, "memory")
+
+
+def test_the_receiver_command_refuses_processes_without_a_shared_state(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dumgum_loadtest.cli import main
+
+    result = CliRunner().invoke(main, ["receiver", "--processes", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "error: --processes 2: needs --state redis://HOST:PORT/DB; the in-memory state cannot"
+        " be shared between processes (or give --processes 1)"
+    ]
