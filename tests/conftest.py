@@ -15,10 +15,12 @@ from dumgum_loadtest.mock import ENQUEUE_PATH, MockConfig, create_mock_app
 from dumgum_loadtest.receiver import ReceiverSettings, create_receiver_app
 from dumgum_loadtest.serving import BackgroundServer
 from tests.postgres import history_db_url, postgres_url
+from tests.valkey import redis_server, redis_url
 
 TOKEN = "sk-proj-test-token"
-# Fixtures: a real PostgreSQL server, and an empty history database of each kind.
-__all__ = ["history_db_url", "postgres_url"]
+# Fixtures: a real PostgreSQL server, and an empty history database of each kind; a real
+# Valkey server, and its emptied database for the receiver's shared state.
+__all__ = ["history_db_url", "postgres_url", "redis_server", "redis_url"]
 
 # Deterministic by default: constant generation, no random stops, memories or shared pictures.
 QUIET_MODEL: dict[str, Any] = {

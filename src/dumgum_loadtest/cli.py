@@ -184,14 +184,36 @@ def mock(
     " DumGum sends static headers on the Memory Webhook only: for the other endpoints put a"
     " proxy that adds it in front, or use --secret-path.",
 )
+@click.option(
+    "--state",
+    default=None,
+    metavar="URL",
+    help="Where chat history, profile versions and turn ends live: 'memory' (this process)"
+    " or redis://HOST:PORT/DB (Redis or Valkey), shared by several receiver processes"
+    " [default: memory; env DUMGUM_RECEIVER_STATE].",
+)
+@click.option(
+    "--processes",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Serving processes sharing the port, each with its own shards; more than 1 needs"
+    " --state redis://...",
+)
 @_limit_options("4194304 (4 MiB)")
 @click.option("--log-level", default="warning", show_default=True)
 @clean_errors
-def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
+def receiver(out_dir: Path | None, log_level: str, processes: int, **options: Any) -> None:
     """Serve the customer endpoints: incoming content, profile, chat history, memory."""
     from dumgum_loadtest.receiver import ReceiverSettings
     from dumgum_loadtest.receiver.gate import is_loopback_host
     from dumgum_loadtest.receiver.server import serve_receiver
+    from dumgum_loadtest.receiver.state import (
+        MEMORY_STATE,
+        check_processes,
+        check_state_url,
+        shown_url,
+    )
     from dumgum_loadtest.serving import check_port_free
 
     given = {key: value for key, value in options.items() if value is not None}
@@ -200,6 +222,8 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     settings = _settings(
         ReceiverSettings, given, "receiver options (DUMGUM_RECEIVER_* or command line)"
     )
+    check_state_url(settings.state)
+    check_processes(processes, settings.state)
     secret = settings.secret()  # validated before anything is printed
     # The secret itself is never printed here: this goes to the run's logs/receiver.log.
     prefix = "/<secret-path>" if secret.path_segment else ""
@@ -210,12 +234,18 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
             " address can post events"
         )
     check_port_free(settings.host, settings.port)  # before the endpoints are announced
+    shared = ""
+    if settings.state != MEMORY_STATE:
+        from dumgum_loadtest.receiver.redis_state import check_reachable
+
+        check_reachable(settings.state)
+        shared = f"; state in {shown_url(settings.state)}, {processes} process(es)"
     click.echo(
         f"customer endpoints on http://{settings.host}:{settings.port}{prefix}: /incoming"
-        f" /profile /chat-history /memory; recording to {settings.out_dir}{guard}",
+        f" /profile /chat-history /memory; recording to {settings.out_dir}{guard}{shared}",
         err=True,
     )
-    serve_receiver(settings, log_level)
+    serve_receiver(settings, log_level, processes)
 
 
 @main.command()
@@ -255,6 +285,21 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
 )
 @click.option("--receiver-host", default="127.0.0.1", show_default=True)
 @click.option("--receiver-port", type=int, default=None, help="[default: a free port]")
+@click.option(
+    "--receiver-state",
+    default="memory",
+    show_default=True,
+    metavar="URL",
+    help="The receiver's state: 'memory' or redis://HOST:PORT/DB (Redis or Valkey, shared by"
+    " its processes).",
+)
+@click.option(
+    "--receiver-processes",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Receiver processes sharing its port; more than 1 needs --receiver-state redis://...",
+)
 @click.option(
     "--public-receiver-url",
     default=None,

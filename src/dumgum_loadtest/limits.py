@@ -46,7 +46,8 @@ class BodyTooLargeError(Exception):
     """Raised from ``receive`` once a body passed the limit; ``BodyLimit`` answers 413."""
 
 
-def _content_length(scope: Scope) -> int | None:
+def declared_body_bytes(scope: Scope) -> int | None:
+    """The request's Content-Length, or None when it declares none (a chunked body)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
@@ -101,9 +102,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_bytes
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await self._refuse(scope, send, app_started=False)
+        declared = declared_body_bytes(scope)
+        if declared is not None:
+            if declared > limit:
+                await self._refuse(scope, send, app_started=False)
+                return
+            # The HTTP parser delivers exactly the declared length, no more: nothing to count.
+            # Only a chunked body (no Content-Length) is counted as it arrives, below.
+            await self.app(scope, receive, send)
             return
         received_bytes = 0
         response_started = False

@@ -16,7 +16,7 @@ import httpx
 from dumgum_loadtest.errors import TargetError
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: ask Linux to SIGTERM it when the run process dies.
 
     A run killed with SIGKILL cannot stop its children itself; without this the mock and the
@@ -59,7 +59,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env=self._env,
                 start_new_session=True,  # Ctrl-C reaches us, and we end children in order
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         return self
 

@@ -58,6 +58,7 @@ from dumgum_loadtest.outputs import check_output_dir
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, RequestTail, read_worker_progress
 from dumgum_loadtest.receiver.gate import is_loopback_host, parse_secret
+from dumgum_loadtest.receiver.state import MEMORY_STATE, check_processes, check_state_url
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.report import write_reports
 from dumgum_loadtest.rundir import (
@@ -125,6 +126,9 @@ class RunOptions:
     receiver_host: str = "127.0.0.1"
     receiver_port: int | None = None
     public_receiver_url: str | None = None
+    # The receiver's state ("memory" or redis://...) and serving processes (>1: Redis only).
+    receiver_state: str = "memory"
+    receiver_processes: int = 1
     progress_interval_s: float = 2.0
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
@@ -153,6 +157,17 @@ class RunResult:
 def default_workers() -> int:
     """One Locust worker per core left after the mock's and the receiver's (at least one)."""
     return max(1, (os.cpu_count() or 1) - 2)
+
+
+def check_receiver_state(state: str, processes: int) -> None:
+    """``--receiver-state`` and ``--receiver-processes``, as the receiver command checks them,
+    and a Redis server that answers, before anything is started."""
+    check_state_url(state, "--receiver-state")
+    check_processes(processes, state, "--receiver-processes")
+    if state != MEMORY_STATE:
+        from dumgum_loadtest.receiver.redis_state import check_reachable
+
+        check_reachable(state, "--receiver-state")
 
 
 def check_options(options: RunOptions) -> None:
@@ -328,6 +343,7 @@ def keep_price_sheet(scenario: Scenario, scenario_path: Path, run_dir: Path) -> 
 
 
 SECRET_PATH_ENV = "DUMGUM_RECEIVER_SECRET_PATH"
+STATE_ENV = "DUMGUM_RECEIVER_STATE"
 REQUIRE_HEADER_ENV = "DUMGUM_RECEIVER_REQUIRE_HEADER"
 
 
@@ -398,6 +414,7 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
         apply_mock_settings(scenario.mock_model, options.mock_settings)  # refused here if invalid
     if options.receiver_port is not None:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
+    check_receiver_state(options.receiver_state, options.receiver_processes)
     time_scale = time_scale_of(scenario)
     secret_path = receiver_secret_path(options)
     history = history_url(options.history_url)
@@ -528,6 +545,12 @@ class _Session:
     def _redacted(self, text: str) -> str:
         return text.replace(self.secret_path, "<secret>") if self.secret_path else text
 
+    def _receiver_env(self) -> dict[str, str]:
+        env = {STATE_ENV: self.options.receiver_state}
+        if self.secret_path:
+            env[SECRET_PATH_ENV] = self.secret_path
+        return env
+
     def _start_receiver(self) -> str:
         """Start the receiver; returns its loopback URL, secret path included."""
         host = self.options.receiver_host
@@ -543,10 +566,13 @@ class _Session:
                     str(port),
                     "--out",
                     str(self.run_dir / RAW_DIR),
+                    "--processes",
+                    str(self.options.receiver_processes),
                 ),
                 self.run_dir / "logs" / "receiver.log",
                 # The secret by environment, never on a command line others can list.
-                env=child_env(**{SECRET_PATH_ENV: self.secret_path} if self.secret_path else {}),
+                # The state URL too: it may hold a password.
+                env=child_env(**self._receiver_env()),
             )
         )
         self.receiver = receiver

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dumgum_loadtest.errors import ConfigError
+from dumgum_loadtest.errors import ConfigError, TargetError
 from dumgum_loadtest.records import RAW_DIR
-from dumgum_loadtest.run import RunOptions, resolve_scenario
+from dumgum_loadtest.run import RunOptions, check_receiver_state, resolve_scenario
 from dumgum_loadtest.rundir import create_run_dir, remove_created
 
 CHAOS = Path(__file__).resolve().parents[2] / "scenarios" / "chaos.yaml"
@@ -59,3 +59,13 @@ def test_a_failed_start_removes_only_what_it_created(tmp_path: Path) -> None:
     (existing / "scenario.yaml").write_text("name: x\n")
     remove_created(existing, created)
     assert existing.is_dir() and not any(existing.iterdir())  # the user's directory stays
+
+
+def test_run_checks_the_receiver_state_naming_its_own_options(redis_url: str) -> None:
+    check_receiver_state(redis_url, 2)
+    with pytest.raises(ConfigError, match=r"^--receiver-processes 2: needs --receiver-state "):
+        check_receiver_state("memory", 2)
+    with pytest.raises(ConfigError, match=r"^--receiver-state 'valkey://h': give 'memory'"):
+        check_receiver_state("valkey://h", 1)
+    with pytest.raises(TargetError, match=r"^--receiver-state redis://:\*\*\*@127.0.0.1:1/0: no"):
+        check_receiver_state("redis://:hunter2@127.0.0.1:1/0", 1)

@@ -12,7 +12,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,11 +56,105 @@ def _is_canonical_date(text: str) -> bool:
     return len(text) == 24 and text[19] == "." and text[23] == "Z" and text[10] == "T"
 
 
+_PERSONA = Sender.PERSONA.value
+_TEXT = MessageType.TEXT.value
+_MAX_CACHED_SECONDS = 4096
+_epoch_s_of_second: dict[str, int] = {}
+"""``2023-11-07T05:31:56`` → its epoch second: answers arrive dated within a few seconds of
+each other, so parsing each second once saves most of a date's cost."""
+
+
+def _canonical_date_ns(text: str) -> int | None:
+    """Epoch ns of a date in ``iso_from_ns``'s exact form (integer arithmetic, so exact to the
+    millisecond); None for any other form."""
+    if not _is_canonical_date(text):
+        return None
+    milliseconds = text[20:23]
+    if not milliseconds.isdigit():
+        return None
+    second = text[:19]
+    epoch_s = _epoch_s_of_second.get(second)
+    if epoch_s is None:
+        try:
+            moment = datetime.fromisoformat(second).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        epoch_s = (moment - _EPOCH) // timedelta(seconds=1)
+        if len(_epoch_s_of_second) >= _MAX_CACHED_SECONDS:
+            _epoch_s_of_second.clear()
+        _epoch_s_of_second[second] = epoch_s
+    return (epoch_s * 1000 + int(milliseconds)) * _NS_PER_MS
+
+
 def _ns_from_datetime(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     # Integer arithmetic: a float timestamp could land a microsecond early.
     return (value - _EPOCH) // _MICROSECOND * 1000
+
+
+class HistoryEntry(NamedTuple):
+    """One chat message as every history store takes it: where, which, when, what to send."""
+
+    pair: Pair
+    message_id: str
+    date_ns: int  # whole milliseconds, as sent
+    payload: dict[str, Any]  # the ChatMessage JSON shape
+
+
+def user_message_entry(message: UserMessage) -> HistoryEntry:
+    """The entry of a registered user message; its id is generated when it has none."""
+    message_id = message.id or f"msg_{uuid.uuid4().hex}"
+    date_ns = _to_ms_ns(now_ns() if message.date is None else _ns_from_datetime(message.date))
+    payload: dict[str, Any] = {
+        "id": message_id,
+        "sender": Sender.USER.value,
+        "type": message.type.value,
+        "date": iso_from_ns(date_ns),
+        "text": message.text,
+    }
+    if message.pictureUrls:
+        payload["pictureUrls"] = message.pictureUrls
+    return HistoryEntry(
+        (message.userProfileId, message.personaProfileId), message_id, date_ns, payload
+    )
+
+
+def answer_entry(answer: Mapping[str, Any], fallback_ns: int) -> HistoryEntry | None:
+    """The persona message of an ``answer.created`` event's ``data.answer``.
+
+    Tolerant on purpose: an answer without ids gives None (the event is recorded anyway),
+    and one without a readable ``createdAt`` is dated ``fallback_ns`` (its receive time).
+    """
+    message_id = answer.get("id")
+    user_id = answer.get("userProfileId")
+    persona_id = answer.get("personaProfileId")
+    if not (isinstance(message_id, str) and isinstance(user_id, str)):
+        return None
+    if not isinstance(persona_id, str):
+        return None
+    created_at = answer.get("createdAt")
+    date_ns, date_text = fallback_ns, None
+    if isinstance(created_at, str):
+        canonical_ns = _canonical_date_ns(created_at)
+        if canonical_ns is not None:  # the mock's form: kept as sent
+            date_ns, date_text = canonical_ns, created_at
+        else:
+            with contextlib.suppress(ValueError):
+                date_ns = ns_from_iso(created_at)
+    date_ns = _to_ms_ns(date_ns)
+    kind = answer.get("type")
+    payload: dict[str, Any] = {
+        "id": message_id,
+        "sender": _PERSONA,
+        "type": kind if isinstance(kind, str) else _TEXT,
+        "date": date_text or iso_from_ns(date_ns),
+        "text": answer.get("text"),
+    }
+    picture_url = answer.get("pictureUrl")
+    if isinstance(picture_url, str):
+        payload["pictureUrls"] = [picture_url]
+    return HistoryEntry((user_id, persona_id), message_id, date_ns, payload)
 
 
 class _Conversation:
@@ -122,54 +216,19 @@ class ChatHistoryStore:
             conversation.ids.discard(conversation.payloads.pop(0)["id"])
         return True
 
+    def add_entry(self, entry: HistoryEntry) -> bool:
+        return self.add(entry.pair, entry.message_id, entry.date_ns, entry.payload)
+
     def add_user_message(self, message: UserMessage) -> str:
         """Register a user message; returns its id (generated when the message has none)."""
-        message_id = message.id or f"msg_{uuid.uuid4().hex}"
-        date_ns = _to_ms_ns(now_ns() if message.date is None else _ns_from_datetime(message.date))
-        payload: dict[str, Any] = {
-            "id": message_id,
-            "sender": Sender.USER.value,
-            "type": message.type.value,
-            "date": iso_from_ns(date_ns),
-            "text": message.text,
-        }
-        if message.pictureUrls:
-            payload["pictureUrls"] = message.pictureUrls
-        self.add((message.userProfileId, message.personaProfileId), message_id, date_ns, payload)
-        return message_id
+        entry = user_message_entry(message)
+        self.add_entry(entry)
+        return entry.message_id
 
     def add_answer(self, answer: Mapping[str, Any], fallback_ns: int) -> bool:
-        """Record the persona message of an ``answer.created`` event's ``data.answer``.
-
-        Tolerant on purpose: an answer without ids is skipped (the event is recorded anyway),
-        and one without a readable ``createdAt`` is dated ``fallback_ns`` (its receive time).
-        """
-        message_id = answer.get("id")
-        user_id = answer.get("userProfileId")
-        persona_id = answer.get("personaProfileId")
-        if not (isinstance(message_id, str) and isinstance(user_id, str)):
-            return False
-        if not isinstance(persona_id, str):
-            return False
-        created_at = answer.get("createdAt")
-        date_ns, date_text = fallback_ns, None
-        if isinstance(created_at, str):
-            with contextlib.suppress(ValueError):
-                date_ns = ns_from_iso(created_at)
-                date_text = created_at if _is_canonical_date(created_at) else None
-        date_ns = _to_ms_ns(date_ns)
-        kind = answer.get("type")
-        payload: dict[str, Any] = {
-            "id": message_id,
-            "sender": Sender.PERSONA.value,
-            "type": kind if isinstance(kind, str) else MessageType.TEXT.value,
-            "date": date_text or iso_from_ns(date_ns),
-            "text": answer.get("text"),
-        }
-        picture_url = answer.get("pictureUrl")
-        if isinstance(picture_url, str):
-            payload["pictureUrls"] = [picture_url]
-        return self.add((user_id, persona_id), message_id, date_ns, payload)
+        """Record the persona message of an answer (see ``answer_entry``); False if skipped."""
+        entry = answer_entry(answer, fallback_ns)
+        return entry is not None and self.add_entry(entry)
 
     def messages(self, pair: Pair, after_ns: int | None = None) -> list[dict[str, Any]]:
         """Messages of ``pair`` sorted by date; only those strictly newer than ``after_ns``."""

@@ -8,11 +8,11 @@ this path (perf-baseline §1), so POSTs to the webhook paths bypass them through
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dumgum_loadtest.clock import now_ns
 from dumgum_loadtest.receiver.recorder import JsonlShard, event_line, invalid_event_line
@@ -23,20 +23,24 @@ NO_EVENT_NAME = "(none)"
 # nginx's "client closed request": the sender left mid-body, so no status was ever answered.
 CLIENT_CLOSED_STATUS = 499
 
-EventHook = Callable[[str, Any, int], None]
-"""Called after a valid event was recorded: (event name, parsed body, recv_ns)."""
+EventHook = Callable[[str, Any, int], Awaitable[None]]
+"""Awaited after a valid event was recorded, before its answer: (event name, body, recv_ns)."""
 
 
-async def read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole request body, and False when the client disconnected before its end."""
+async def read_body(receive: Receive, first: Message | None = None) -> tuple[bytes, bool]:
+    """The whole request body (starting with ``first`` when already received), and False
+    when the client disconnected before its end."""
     chunks: list[bytes] = []
+    message = first
     while True:
-        message = await receive()
+        if message is None:
+            message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks), False
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), True
+        message = None
 
 
 async def send_response(
@@ -71,7 +75,11 @@ class EventEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         recv_ns = now_ns()
-        body, complete = await read_body(receive)
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body, complete = message.get("body", b""), True  # the usual case: one message
+        else:
+            body, complete = await read_body(receive, message)
         if not complete:
             self._record_invalid(recv_ns, CLIENT_CLOSED_STATUS, body)
             return
@@ -88,8 +96,9 @@ class EventEndpoint:
             name = NO_EVENT_NAME
         self._counts[name] += 1
         if self._on_event is not None:
-            self._on_event(name, document, recv_ns)
-        await send_response(send, 204)
+            await self._on_event(name, document, recv_ns)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
     def _record_invalid(self, recv_ns: int, status: int, body: bytes) -> None:
         self.invalid_bodies += 1

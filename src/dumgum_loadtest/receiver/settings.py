@@ -37,6 +37,16 @@ class ReceiverSettings(LimitSettings):
     max_body_bytes: int = Field(
         default=4 * MIB, ge=1, description="Largest request body; a larger one is answered 413."
     )
+    state: str = Field(
+        default="memory",
+        description="Where chat history, profile versions and turn ends live: 'memory' (this"
+        " process) or redis://HOST:PORT/DB (Redis or Valkey, shared by several processes).",
+    )
+    state_ttl_s: int = Field(
+        default=86_400,
+        ge=1,
+        description="Redis state only: a pair's keys expire after this long unused.",
+    )
     secret_path: str | None = Field(
         default=None,
         description="Serve every endpoint under /<secret>/ only; anything else is a 404.",

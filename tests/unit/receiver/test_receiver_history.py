@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dumgum_loadtest.clock import now_ns, ns_from_iso
-from dumgum_loadtest.receiver.history import ChatHistoryStore, UserMessage
+from dumgum_loadtest.receiver.history import ChatHistoryStore, UserMessage, answer_entry
 from dumgum_loadtest.schema.customer import ChatHistoryResponse
 
 PAIR = ("user_1", "persona_1")
@@ -168,3 +168,15 @@ def test_unknown_pair_has_no_messages(store: ChatHistoryStore) -> None:
 def test_bounds_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_pairs=0"):
         ChatHistoryStore(max_messages_per_pair=1, max_pairs=0)
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    ["2025-01-01T00:00:02.999Z", "2024-02-29T23:59:59.000Z", "1999-12-31T23:59:59.001Z"],
+)
+def test_the_mocks_date_form_is_read_exactly_and_kept_as_sent(created_at: str) -> None:
+    entry = answer_entry(answer("answer_1", created_at), fallback_ns=0)
+    assert entry is not None
+    exact = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    assert entry.date_ns == int(exact.timestamp()) * 10**9 + exact.microsecond * 1000
+    assert entry.payload["date"] == created_at

@@ -47,7 +47,11 @@ def shard(tmp_path: Path) -> JsonlShard:
 def test_event_is_on_disk_before_the_204(shard: JsonlShard) -> None:
     seen: list[tuple[str, Any, int]] = []
     counts: Counter[str] = Counter()
-    endpoint = EventEndpoint("incoming", shard, counts, lambda *a: seen.append(a))
+
+    async def hook(name: str, document: Any, recv_ns: int) -> None:
+        seen.append((name, document, recv_ns))
+
+    endpoint = EventEndpoint("incoming", shard, counts, hook)
     event = orjson.dumps({"event": "answer.processing", "data": {"projectId": "p"}})
     start, end = call(endpoint, [body(event)], shard)
     assert start["status"] == 204

@@ -80,7 +80,7 @@ def test_timeout_returns_none_and_frees_the_wait() -> None:
     waits = TerminalWaits(max_pairs=10, max_waits=10)
     assert asyncio.run(waits.wait(("u1", "p1"), after_ns=0, timeout_s=0.01)) is None
     assert waits.waiting == 0
-    assert not waits._pending  # nothing left behind for the pair
+    assert waits.pending_pairs == 0  # nothing left behind for the pair
 
 
 def test_concurrent_waits_are_bounded() -> None:
