@@ -36,12 +36,22 @@ from dumgum_loadtest.analysis.analyse import analyse
 from dumgum_loadtest.analysis.capacity import capacity_lines
 from dumgum_loadtest.analysis.load import load_raw
 from dumgum_loadtest.analysis.outcomes import classify
+from dumgum_loadtest.calibration import (
+    CALIBRATION_DIR,
+    CALIBRATION_SETTLE_QUIET_S,
+    CalibrationResult,
+    calibration_scenario,
+    judge,
+    write_result,
+)
 from dumgum_loadtest.errors import (
+    EXIT_CALIBRATION_FAILED,
     EXIT_INTERRUPTED,
     EXIT_SLO_FAILED,
     EXIT_SLOS_HOLD,
     ConfigError,
     HarnessError,
+    RunInterruptedError,
 )
 from dumgum_loadtest.loadtest.command import (
     RECEIVER_URL_ENV,
@@ -54,6 +64,7 @@ from dumgum_loadtest.progress import EventTail, RequestTail, read_worker_progres
 from dumgum_loadtest.receiver.gate import is_loopback_host, parse_secret
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.report import write_reports
+from dumgum_loadtest.run_junit import check_junit_path, write_run_junit
 from dumgum_loadtest.rundir import (
     RUN_META,
     create_run_dir,
@@ -74,7 +85,7 @@ from dumgum_loadtest.safety import (
     is_real_target,
 )
 from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
-from dumgum_loadtest.scenarios.model import ClosedArrival, OpenArrival, weight_notes
+from dumgum_loadtest.scenarios.model import Calibrate, ClosedArrival, OpenArrival, weight_notes
 from dumgum_loadtest.scenarios.schedule import MAX_WORKER_RATE_RPS
 from dumgum_loadtest.serving import check_port_free, free_port
 from dumgum_loadtest.settle import (
@@ -113,6 +124,11 @@ class RunOptions:
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
     settle_quiet_s: float | None = None
+    # Calibrate against the embedded mock before the load (None: when the scenario has a
+    # calibrate block); see calibration.py.
+    calibrate: bool | None = None
+    junit_path: Path | None = None  # the SLO verdicts as JUnit XML (run_junit.py)
+    write_reports: bool = True  # report.html and report.md (the calibration run skips them)
 
 
 @dataclass
@@ -121,6 +137,8 @@ class RunResult:
     summary: dict[str, Any]
     exit_code: int
     notes: list[str] = field(default_factory=list)
+    interrupted_by: str | None = None  # the first reason the run was cut short
+    calibration: CalibrationResult | None = None
 
 
 def default_workers() -> int:
@@ -301,7 +319,12 @@ def settle_quiet_period_s(options: RunOptions, time_scale: float) -> float:
 
 
 def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
-    scenario = resolve_scenario(options)
+    """The scenario file with the command line's overrides, run (calibrated first when asked)."""
+    return run_resolved(resolve_scenario(options), options, echo)
+
+
+def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) -> RunResult:
+    """Run ``scenario`` as given (``options.scenario_path`` only names it in messages)."""
     run_id = new_run_id(scenario.name)
     run_dir = run_dir_for(options.out_dir, run_id)
     # Everything that can be refused is, before anything is started or written: a refused
@@ -318,6 +341,9 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     check_price_sheet(scenario.pricing, options.scenario_path)  # names the missing file
     if options.receiver_port is not None:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
+    if options.junit_path is not None:
+        check_junit_path(options.junit_path)
+    calibration_settings = calibration_settings_of(scenario, options)
     time_scale = time_scale_of(scenario)
     secret_path = receiver_secret_path(options)
     created = create_run_dir(run_dir)
@@ -330,8 +356,13 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     try:
         write_scenario(run_dir, scenario)
         keep_price_sheet(scenario, options.scenario_path, run_dir)
+        calibration = None
+        if calibration_settings is not None:
+            calibration = calibrate(calibration_settings, run_dir, echo)
         with StopSignals() as signals:
-            return session.execute(time_scale, signals)
+            result = session.execute(time_scale, signals)
+        result.calibration = calibration
+        return finish(result, options, echo)
     except HarnessError:
         if session.load_started_ns is None:
             # Refused while starting (a receiver that could not listen, say): nothing was
@@ -342,6 +373,71 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     finally:
         # Whatever happened, end what we started; the raw shards stay where they are.
         session.stop_all()
+
+
+def calibration_settings_of(scenario: Scenario, options: RunOptions) -> Calibrate | None:
+    """What to calibrate with, or None: ``--calibrate`` / ``--no-calibrate`` decide, else the
+    scenario's ``calibrate`` block (defaults when ``--calibrate`` meets a scenario without)."""
+    if options.calibrate is False:
+        return None
+    if options.calibrate is None:
+        return scenario.calibrate
+    return scenario.calibrate or Calibrate()
+
+
+def calibrate(settings: Calibrate, run_dir: Path, echo: Echo) -> CalibrationResult:
+    """The calibration run into ``RUN_DIR/calibration/`` through the same code as any run,
+    judged; its verdict is written next to the summary (``analyse`` puts it there) and said.
+
+    A signal during calibration stops the whole run before its load: RunInterruptedError.
+    """
+    out = run_dir / CALIBRATION_DIR
+    echo(
+        f"calibration: {settings.duration_s:g} s at {settings.rate_rps:g} requests/s against"
+        f" the embedded mock; known: time to first answer {settings.first_answer_s:.3f} s"
+        f" ({settings.generation_s:g} s simulated x time scale {settings.time_scale:g}),"
+        f" drop rate {settings.drop_rate * 100:g} %"
+    )
+    options = RunOptions(
+        scenario_path=out / "scenario.yaml",
+        out_dir=out,
+        workers=1,
+        settle_quiet_s=CALIBRATION_SETTLE_QUIET_S,
+        progress_interval_s=1.0,
+        calibrate=False,
+        write_reports=False,
+    )
+    started = time.monotonic()
+    result = run_resolved(
+        calibration_scenario(settings), options, lambda line: echo(f"  calibration | {line}")
+    )
+    if result.interrupted_by in {s.name for s in StopSignals.HANDLED}:
+        raise RunInterruptedError(
+            f"calibration interrupted by {result.interrupted_by}: the load was not started"
+            f" (exit code {EXIT_INTERRUPTED})"
+        )
+    verdict = judge(settings, result.summary, time.monotonic() - started)
+    write_result(run_dir, verdict)
+    echo(f"{verdict.sentence} ({verdict.wall_s:g} s)")
+    return verdict
+
+
+def finish(result: RunResult, options: RunOptions, echo: Echo) -> RunResult:
+    """A failed calibration makes a completed run exit 1; the JUnit file, when asked."""
+    calibration = result.calibration
+    if calibration is not None:
+        echo(calibration.sentence)
+        if not calibration.passed and result.exit_code != EXIT_INTERRUPTED:
+            result.exit_code = EXIT_CALIBRATION_FAILED
+            echo(
+                "CALIBRATION FAILED: the harness did not recover the embedded mock's known"
+                f" figures, so this run is invalid (exit code {EXIT_CALIBRATION_FAILED});"
+                f" see {result.run_dir / CALIBRATION_DIR}"
+            )
+    if options.junit_path is not None:
+        write_run_junit(options.junit_path, result.summary)
+        echo(f"junit: {options.junit_path}")
+    return result
 
 
 class StopSignals:
@@ -610,14 +706,15 @@ class _Session:
         self.echo("analysing: outcomes, latency, capacity, cost")
         analysis = analyse(self.run_dir, scenario)
         write_json(self.run_dir / "summary.json", analysis.summary)
-        self.echo("writing report.html and report.md")
-        write_reports(self.run_dir, analysis)
+        if self.options.write_reports:
+            self.echo("writing report.html and report.md")
+            write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
         if interrupted:
             exit_code = EXIT_INTERRUPTED
         else:
             exit_code = EXIT_SLOS_HOLD if analysis.summary["passed"] else EXIT_SLO_FAILED
-        return RunResult(self.run_dir, analysis.summary, exit_code, self.notes)
+        return RunResult(self.run_dir, analysis.summary, exit_code, self.notes, self.interrupted_by)
 
     def _write_meta(self, status: str) -> None:
         write_json(
@@ -933,7 +1030,8 @@ class _Session:
                 f" (exit code {EXIT_INTERRUPTED})"
             )
         self.echo(f"run directory: {self.run_dir}")
-        self.echo(f"report: {self.run_dir / 'report.html'}")
+        if self.options.write_reports:
+            self.echo(f"report: {self.run_dir / 'report.html'}")
 
 
 __all__ = ["RunOptions", "RunResult", "run_scenario"]
