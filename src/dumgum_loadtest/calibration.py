@@ -35,6 +35,7 @@ from typing import Any
 
 from dumgum_loadtest.mock.config import merge_patch
 from dumgum_loadtest.scenarios.model import Calibrate, Scenario, parse_scenario
+from dumgum_loadtest.schema.enums import StopReason
 
 CALIBRATION_DIR = "calibration"
 """The calibration run's own run directory, inside the run's."""
@@ -55,7 +56,8 @@ def calibration_mock(settings: Calibrate) -> dict[str, Any]:
         "time_scale": settings.time_scale,
         "seed": CALIBRATION_SEED,
         "models": {name: {"generation_s": generation} for name in CHAT_MODELS},
-        "guardrails": {"stop_rates": {}},
+        # Each rate named: an empty mapping would merge into the defaults and change nothing.
+        "guardrails": {"stop_rates": {reason.value: 0.0 for reason in StopReason}},
         "behaviour": {
             "memory_update_rate": 0.0,
             "picture_share_rate": 0.0,

@@ -24,7 +24,13 @@ def check_junit_path(path: Path) -> None:
     """Refused before the run starts: a directory, or a place where no file can be made."""
     if path.is_dir():
         raise ConfigError(f"--junit {path}: is a directory; give a file name such as slo.xml")
-    check_output_dir(path.parent if str(path.parent) else Path(), "--junit")
+    parent = path.parent if str(path.parent) else Path()
+    for place in (parent, *parent.parents):
+        if place.exists() and not place.is_dir():
+            raise ConfigError(
+                f"--junit {path}: {place} is a file, not a directory; give a path in a directory"
+            )
+    check_output_dir(parent, "--junit")
 
 
 def _figure(value: Any) -> str:
