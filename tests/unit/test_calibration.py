@@ -34,8 +34,6 @@ def calibration_summary(
     p50_s: float | None = 1.004,
     dropped: int = 10,
     awaited: int = 100,
-    low: float = 0.055,
-    high: float = 0.174,
     lost: int = 0,
     mock_dropped: int | None = 10,
     status: str = "completed",
@@ -47,7 +45,7 @@ def calibration_summary(
         "status": status,
         "requests": {"scheduled": awaited},
         "outcomes": {"answered": answered, "dropped": dropped, "lost": lost, "not_sent": 0},
-        "drop_rate": {"rate": dropped / awaited, "low": low, "high": high, "of": awaited},
+        "drop_rate": {"rate": dropped / awaited, "of": awaited},
         "latency_s": {
             "first_answer": {"from_sent": {"answered": {"p50": p50_s}}},
             "processing": {"from_sent": {"answered": {"p50": 0.004}}},
@@ -136,7 +134,8 @@ def test_a_harness_that_recovers_both_figures_passes() -> None:
         ({"p50_s": 1.03}, "first_answer_latency", "+3.0 % (within 2 %: NO)"),
         ({"p50_s": 0.97}, "first_answer_latency", "-3.0 %"),
         ({"p50_s": None}, "first_answer_latency", "no answered request"),
-        ({"low": 0.11, "high": 0.3}, "drop_rate", "known 10.0 % (OUTSIDE)"),
+        ({"dropped": 25, "mock_dropped": 25}, "drop_rate", "known 10.0 % (OUTSIDE)"),
+        ({"dropped": 0, "mock_dropped": 0}, "drop_rate", "drop rate 0.0 % of 100"),
         ({"lost": 3}, "accounting", "3 of 100 requests neither answered nor dropped"),
         ({"mock_dropped": 12}, "accounting", "10 drops counted, the mock's ledger made 12"),
         ({"mock_dropped": None}, "accounting", "the mock's ledger was not read"),
@@ -153,6 +152,14 @@ def test_a_harness_that_misses_a_figure_fails_naming_it(
     assert result.sentence.startswith("calibration FAILED: ")
     assert words in result.sentence
     assert "\n" not in result.sentence
+
+
+def test_the_drop_interval_is_wide_enough_not_to_fail_a_sound_harness_by_chance() -> None:
+    # 14 drops of 85 at a known 10 % happened: the 95 % interval [10.1 %, 25.8 %] missed it.
+    result = judge(Calibrate(), calibration_summary(dropped=14, awaited=85, mock_dropped=14))
+    assert result.passed, result.sentence
+    assert result.expected.drop_interval_confidence == 0.999
+    assert "99.9 % interval" in result.sentence
 
 
 def test_the_verdict_fits_the_summary_schema_and_makes_the_history_record_invalid(

@@ -294,6 +294,9 @@ class CalibrationExpected(_Strict):
     first_answer_s: float = Field(description="known time to first answer, real seconds")
     latency_tolerance: float = Field(description="allowed distance, share of first_answer_s")
     drop_rate: float = Field(description="share of replies the mock drops on purpose")
+    drop_interval_confidence: float = Field(
+        description="level of the Wilson interval the known drop rate must lie in"
+    )
 
 
 class CalibrationMeasured(_Strict):
@@ -304,8 +307,10 @@ class CalibrationMeasured(_Strict):
         description="median time to answer.processing from the send: the loopback overhead"
     )
     drop_rate: float | None
-    drop_rate_low: float | None = Field(description="95 % Wilson interval, low end")
-    drop_rate_high: float | None = Field(description="95 % Wilson interval, high end")
+    drop_rate_low: float | None = Field(
+        description="Wilson interval at expected.drop_interval_confidence, low end"
+    )
+    drop_rate_high: float | None = Field(description="the same interval's high end")
     dropped: int
     awaited: int = Field(description="answered, dropped and lost requests")
     scheduled: int
