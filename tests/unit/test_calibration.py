@@ -192,3 +192,15 @@ def test_the_scenario_files_calibrate_block_round_trips_through_the_run_director
     scenario = parse_scenario({**BASE_SCENARIO, "calibrate": {"rate_rps": 40}}, "tiny.yaml")
     dumped = yaml.safe_load(yaml.safe_dump(scenario.model_dump(mode="json")))
     assert parse_scenario(dumped, "scenario.yaml").calibrate == Calibrate(rate_rps=40)
+
+
+def test_a_scenario_without_a_calibrate_block_is_written_as_before(tmp_path: Path) -> None:
+    # The history hashes scenario.yaml: a new key there would make every earlier night
+    # incomparable with the next one.
+    from dumgum_loadtest.rundir import write_scenario
+
+    write_scenario(tmp_path, parse_scenario(BASE_SCENARIO, "tiny.yaml"))
+    assert "calibrate" not in yaml.safe_load((tmp_path / "scenario.yaml").read_text())
+    write_scenario(tmp_path, parse_scenario({**BASE_SCENARIO, "calibrate": {}}, "tiny.yaml"))
+    written = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
+    assert written["calibrate"]["generation_s"] == 2.0
