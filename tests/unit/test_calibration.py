@@ -204,3 +204,16 @@ def test_a_scenario_without_a_calibrate_block_is_written_as_before(tmp_path: Pat
     write_scenario(tmp_path, parse_scenario({**BASE_SCENARIO, "calibrate": {}}, "tiny.yaml"))
     written = yaml.safe_load((tmp_path / "scenario.yaml").read_text())
     assert written["calibrate"]["generation_s"] == 2.0
+
+
+def test_the_reports_warn_about_a_failed_calibration() -> None:
+    from dumgum_loadtest.report import _format
+
+    failed = judge(Calibrate(), calibration_summary(p50_s=1.25)).to_json()
+    summary = {"calibration": failed, "slo": [{"objective": "drop_rate_max", "pass": True}]}
+    ((message, reasons),) = _format.warnings(summary)
+    assert "failed its calibration" in message
+    assert reasons == [failed["checks"][0]["rule"]]
+    assert "failed its calibration" in _format.verdict(summary)[1]
+    passed = judge(Calibrate(), calibration_summary()).to_json()
+    assert _format.warnings({"calibration": passed}) == []
