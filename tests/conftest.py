@@ -14,8 +14,11 @@ import pytest
 from dumgum_loadtest.mock import ENQUEUE_PATH, MockConfig, create_mock_app
 from dumgum_loadtest.receiver import ReceiverSettings, create_receiver_app
 from dumgum_loadtest.serving import BackgroundServer
+from tests.postgres import history_db_url, postgres_url
 
 TOKEN = "sk-proj-test-token"
+# Fixtures: a real PostgreSQL server, and an empty history database of each kind.
+__all__ = ["history_db_url", "postgres_url"]
 
 # Deterministic by default: constant generation, no random stops, memories or shared pictures.
 QUIET_MODEL: dict[str, Any] = {

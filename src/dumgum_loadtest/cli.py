@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 from dumgum_loadtest import __version__
 from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.errors import config_error_from_validation
+from dumgum_loadtest.history.commands import history
 
 S = TypeVar("S", bound=BaseSettings)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -259,6 +260,14 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     " time scale; 10 s against a real URL].",
 )
 @click.option(
+    "--history",
+    "history_url",
+    default=None,
+    metavar="URL",
+    help="Record the finished run in this history database (a file path, sqlite:///PATH,"
+    " postgresql://...) [default: $DUMGUM_LOADTEST_HISTORY; unset: not recorded].",
+)
+@click.option(
     "--junit",
     "junit_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -469,6 +478,7 @@ def _register_cost() -> None:
 
 
 _register_cost()
+main.add_command(history)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from dumgum_loadtest.errors import (
     HarnessError,
     RunInterruptedError,
 )
+from dumgum_loadtest.history.store import engine_url, history_url, record_finished_run
 from dumgum_loadtest.loadtest.command import (
     RECEIVER_URL_ENV,
     STOP_GRACE_S,
@@ -124,6 +125,9 @@ class RunOptions:
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
     settle_quiet_s: float | None = None
+    # Where the finished run is recorded (None: $DUMGUM_LOADTEST_HISTORY, else nowhere).
+    history_url: str | None = None
+    record_history: bool = True  # False: never recorded (the calibration run)
     # Calibrate against the embedded mock before the load (None: when the scenario has a
     # calibrate block); see calibration.py.
     calibrate: bool | None = None
@@ -346,6 +350,9 @@ def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) ->
     calibration_settings = calibration_settings_of(scenario, options)
     time_scale = time_scale_of(scenario)
     secret_path = receiver_secret_path(options)
+    history = history_url(options.history_url)
+    if history is not None:
+        engine_url(history)  # a URL of an unsupported kind is refused before the run
     created = create_run_dir(run_dir)
     session = _Session(
         scenario, options, run_id, run_dir, token, policy, workers, echo, secret_path
@@ -406,6 +413,7 @@ def calibrate(settings: Calibrate, run_dir: Path, echo: Echo) -> CalibrationResu
         progress_interval_s=1.0,
         calibrate=False,
         write_reports=False,
+        record_history=False,  # the night is recorded, with its calibration's verdict inside
     )
     started = time.monotonic()
     result = run_resolved(
@@ -710,6 +718,9 @@ class _Session:
             self.echo("writing report.html and report.md")
             write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
+        history = history_url(self.options.history_url) if self.options.record_history else None
+        if history is not None:
+            record_finished_run(history, self.run_dir, self.echo)
         if interrupted:
             exit_code = EXIT_INTERRUPTED
         else:

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,7 @@ from dumgum_loadtest.scenarios import Scenario
 
 ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group: what the analysis reads at a time
 VERSIONED_PACKAGES = ("dumgum-loadtest", "locust", "pandas", "pyarrow", "pydantic", "aiohttp")
+GIT_TIMEOUT_S = 2.0
 
 
 def new_run_id(scenario_name: str) -> str:
@@ -103,12 +105,43 @@ def environment(
         "cpu_count": os.cpu_count(),
         "hostname": platform.node(),
         "versions": versions,
+        "git_commit": git_commit(),
         "clock": {
             "source": "time.time_ns on one machine: every process shares the clock",
             "monotonic_resolution_s": time.get_clock_info("monotonic").resolution,
         },
         **extra,
     }
+
+
+def git_commit(source_dir: Path | None = None) -> str | None:
+    """The commit the harness's code was checked out at, when it runs from a git checkout
+    (an editable install); None when installed from a package or git is missing or slow.
+
+    ``--error-unmatch`` makes sure the package's own files are tracked there: a package
+    installed into a virtual environment inside some checkout is not that checkout.
+    """
+    source_dir = source_dir or Path(__file__).resolve().parent
+    try:
+        tracked = subprocess.run(
+            ["git", "-C", str(source_dir), "ls-files", "--error-unmatch", "__init__.py"],
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+        if tracked.returncode != 0:
+            return None
+        head = subprocess.run(
+            ["git", "-C", str(source_dir), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return commit if head.returncode == 0 and commit else None
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

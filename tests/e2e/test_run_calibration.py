@@ -21,6 +21,7 @@ from junitparser import Failure, JUnitXml
 from tests.e2e.tiny_scenario import write_tiny_scenario
 
 from dumgum_loadtest.history.record import read_run
+from dumgum_loadtest.history.store import open_history
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +30,14 @@ CLI = str(Path(sys.executable).parent / "dumgum-loadtest")
 QUICK = ("--workers", "1", "--settle-quiet-s", "0.3")
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CLI, *args], capture_output=True, text=True, timeout=240, env=dict(os.environ), check=False
+        [CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env or dict(os.environ),
+        check=False,
     )
 
 
@@ -50,9 +56,19 @@ def summary_of(run_dir: Path) -> dict[str, Any]:
 def test_a_calibrated_run_recovers_the_known_figures_and_passes(tmp_path: Path) -> None:
     scenario = write_tiny_scenario(tmp_path / "tiny.yaml")
     out, junit = tmp_path / "run", tmp_path / "ci" / "run.xml"
+    history = str(tmp_path / "history.sqlite")  # every run is recorded: the calibration's not
+    env = {**os.environ, "DUMGUM_LOADTEST_HISTORY": history}
     started = time.monotonic()
     result = run_cli(
-        "run", str(scenario), "--calibrate", "--junit", str(junit), "--out", str(out), *QUICK
+        "run",
+        str(scenario),
+        "--calibrate",
+        "--junit",
+        str(junit),
+        "--out",
+        str(out),
+        *QUICK,
+        env=env,
     )
     took_s = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
@@ -65,6 +81,8 @@ def test_a_calibrated_run_recovers_the_known_figures_and_passes(tmp_path: Path) 
     assert not (out / "calibration" / "report.html").exists()  # not needed: saves seconds
     assert "calibration passed: median time to first answer" in result.stdout
     assert read_run(out).valid
+    with open_history(history) as recorded:
+        assert [record.scenario for record in recorded.runs()] == ["tiny"]
     cases = junit_cases(junit)
     assert cases["calibration"].is_passed and cases["run completed"].is_passed
     assert {"first_answer_p99_s", "drop_rate_max", "loss_rate_max"} <= set(cases)
@@ -75,8 +93,18 @@ def test_a_calibration_that_cannot_hold_marks_the_run_invalid_and_exits_1(tmp_pa
     # The mock generates for 2.6 s (simulated) while calibration expects 2.0 s: +30 %.
     slow = {"models": {"dating-smart-1": {"generation_s": {"kind": "constant", "value_s": 2.6}}}}
     scenario = write_tiny_scenario(tmp_path / "tiny.yaml", calibrate={"mock_overrides": slow})
-    out, junit = tmp_path / "run", tmp_path / "run.xml"
-    result = run_cli("run", str(scenario), "--junit", str(junit), "--out", str(out), *QUICK)
+    out, junit, history = tmp_path / "run", tmp_path / "run.xml", str(tmp_path / "h.sqlite")
+    result = run_cli(
+        "run",
+        str(scenario),
+        "--junit",
+        str(junit),
+        "--out",
+        str(out),
+        "--history",
+        history,
+        *QUICK,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     summary = summary_of(out)
     calibration = summary["calibration"]
@@ -88,6 +116,9 @@ def test_a_calibration_that_cannot_hold_marks_the_run_invalid_and_exits_1(tmp_pa
     record = read_run(out)
     assert not record.valid
     assert record.invalid_reasons == (f"calibration failed: {calibration['sentence']}",)
+    with open_history(history) as recorded:
+        (kept,) = recorded.runs()
+    assert not kept.valid and kept.invalid_reasons == record.invalid_reasons
     failure = junit_cases(junit)["calibration"].result[0]
     assert isinstance(failure, Failure) and "FAILED" in failure.message
     rebuilt = run_cli("report", str(out))  # a rebuilt summary keeps the verdict and the code

@@ -1,0 +1,1 @@
+"""Alembic migrations of the history database, applied by ``open_history`` (no alembic.ini)."""
