@@ -515,6 +515,7 @@ class _Session:
         self.echo = echo
         self.processes: list[ManagedProcess] = []
         self.receiver: ManagedProcess | None = None
+        self._receiver_port: int | None = None
         self.mock: ManagedProcess | None = None
         self.mock_url: str | None = None
         self.notes: list[str] = []
@@ -547,8 +548,9 @@ class _Session:
     def _redacted(self, text: str) -> str:
         return text.replace(self.secret_path, "<secret>") if self.secret_path else text
 
-    def _start_receiver(self) -> str:
-        """Start the receiver; returns its loopback URL, secret path included."""
+    def _start_receiver(self) -> tuple[ManagedProcess, str, str]:
+        """Start the receiver, not waiting for it; returns it, its loopback URL (secret path
+        included) and its health URL, for ``wait_healthy``."""
         host = self.options.receiver_host
         port = self.options.receiver_port or free_port(host)
         receiver = self._start(
@@ -569,16 +571,19 @@ class _Session:
             )
         )
         self.receiver = receiver
+        self._receiver_port = port
         local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-        wait_healthy(receiver, f"{local}/health")
-        return self._with_secret(local)
+        return receiver, self._with_secret(local), f"{local}/health"
 
-    def _start_mock(self, receiver_url: str, time_scale: float) -> str:
+    def _start_mock(self, receiver_url: str) -> tuple[ManagedProcess, str]:
+        """Start the mock, not waiting for it; returns it and its URL (health: ``/health``)."""
         config = dict(self.scenario.mock)
         config.setdefault("seed", self.scenario.seed)
         config_path = self.run_dir / "mock-config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         port = free_port()
+        while port == self._receiver_port:  # the receiver may not have bound its port yet
+            port = free_port()
         mock = self._start(
             ManagedProcess(
                 "mock",
@@ -605,9 +610,7 @@ class _Session:
             )
         )
         self.mock = mock
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(mock, f"{url}/health")
-        return url
+        return mock, f"http://127.0.0.1:{port}"
 
     def _dead_server(self) -> ManagedProcess | None:
         """The receiver or the mock, if one of them is no longer running."""
@@ -650,12 +653,17 @@ class _Session:
 
         scenario = self.scenario
         self._write_meta("running")  # a run killed from here on is reported as cut short
-        receiver_url = self._start_receiver()
+        receiver, receiver_url, receiver_health = self._start_receiver()
         if is_real_target(scenario.target):
+            wait_healthy(receiver, receiver_health)
             target_url = scenario.target.rstrip("/")
             self._announce_customer_endpoints(receiver_url)
         else:
-            target_url = self._start_mock(receiver_url, time_scale)
+            # Both start at once (a second or more sooner than one after the other); the
+            # mock calls the receiver only once the load has begun, after both answered.
+            mock, target_url = self._start_mock(receiver_url)
+            wait_healthy(receiver, receiver_health)
+            wait_healthy(mock, f"{target_url}/health")
             self.mock_url = target_url
         write_json(
             self.run_dir / "environment.json",
