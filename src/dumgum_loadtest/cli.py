@@ -15,6 +15,7 @@ from dumgum_loadtest import __version__
 from dumgum_loadtest.cli_errors import clean_errors
 from dumgum_loadtest.errors import config_error_from_validation
 from dumgum_loadtest.history.commands import history
+from dumgum_loadtest.trends.command import trends
 
 S = TypeVar("S", bound=BaseSettings)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -479,6 +480,7 @@ def _register_cost() -> None:
 
 _register_cost()
 main.add_command(history)
+main.add_command(trends)
 
 
 if __name__ == "__main__":
