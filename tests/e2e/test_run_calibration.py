@@ -152,3 +152,29 @@ def test_an_interrupted_run_writes_its_junit_with_a_failing_run_completed_case(
     failure = cases["run completed"].result[0]
     assert isinstance(failure, Failure) and "did not complete (interrupted)" in failure.message
     assert {"first_answer_p99_s", "drop_rate_max", "loss_rate_max"} <= set(cases)
+
+
+def test_a_signal_during_calibration_stops_the_run_before_its_load(tmp_path: Path) -> None:
+    scenario = write_tiny_scenario(tmp_path / "tiny.yaml")
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [CLI, "run", str(scenario), "--calibrate", "--out", str(out), *QUICK],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        raw = out / "calibration" / "raw"
+        while not any(p.stat().st_size for p in raw.glob("requests-*.jsonl")):
+            assert process.poll() is None and time.monotonic() < deadline, "never calibrated"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, stdout + stderr
+    assert "error: calibration interrupted by SIGTERM: the load was not started" in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()  # nothing of the night was measured: nothing is left
