@@ -23,7 +23,7 @@ from tests.e2e.tiny_scenario import write_tiny_scenario
 from dumgum_loadtest.history.record import read_run
 from dumgum_loadtest.history.store import open_history
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "dumgum-loadtest")
