@@ -279,7 +279,7 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
 @click.option(
     "--calibrate/--no-calibrate",
     default=None,
-    help="Before the load, a ~10 s run against the embedded mock with a known generation time"
+    help="Before the load, a ~12 s run against the embedded mock with a known generation time"
     " and drop rate, into RUN_DIR/calibration/; the run is invalid (exit 1) unless the harness"
     " recovers both [default: when the scenario has a calibrate block].",
 )
