@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from dumgum_loadtest import __version__
 from dumgum_loadtest.cli_errors import clean_errors
+from dumgum_loadtest.compare.command import compare
 from dumgum_loadtest.errors import config_error_from_validation
 from dumgum_loadtest.history.commands import history
 from dumgum_loadtest.trends.command import trends
@@ -261,12 +262,43 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
     " time scale; 10 s against a real URL].",
 )
 @click.option(
+    "--mock-set",
+    "mock_settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Embedded mock only: change its model, not the scenario (repeatable; recorded in"
+    " environment.json and mock-config.yaml, so the run stays comparable with the scenario's"
+    " other runs), e.g. models.dating-smart-1.generation_s='{kind: constant, value_s: 1.3}'.",
+)
+@click.option(
     "--history",
     "history_url",
     default=None,
     metavar="URL",
     help="Record the finished run in this history database (a file path, sqlite:///PATH,"
     " postgresql://...) [default: $DUMGUM_LOADTEST_HISTORY; unset: not recorded].",
+)
+@click.option(
+    "--expect-workers",
+    type=int,
+    default=None,
+    help="Send the load from N remote workers (`dumgum-loadtest worker`) instead of local"
+    " processes: the master waits for them to join.",
+)
+@click.option(
+    "--master-bind-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="With --expect-workers: the interface the master (and the mock) listen on;"
+    " 0.0.0.0 for workers on other machines.",
+)
+@click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option(
+    "--workers-wait-s",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="With --expect-workers: give up when not all joined within this many seconds.",
 )
 @click.option(
     "--junit",
@@ -287,6 +319,7 @@ def receiver(out_dir: Path | None, log_level: str, **options: Any) -> None:
 def run(
     scenario: Path,
     spend_cap_eur: str | None,
+    mock_settings: tuple[str, ...],
     **options: Any,
 ) -> None:
     """Run a scenario: start what it needs, send the load, settle, write the run directory.
@@ -311,7 +344,10 @@ def run(
         except InvalidOperation:
             raise ConfigError(f"--spend-cap-eur: not a number: {spend_cap_eur!r}") from None
     result = run_scenario(
-        RunOptions(scenario_path=scenario, spend_cap_eur=cap, **options), echo=click.echo
+        RunOptions(
+            scenario_path=scenario, spend_cap_eur=cap, mock_settings=mock_settings, **options
+        ),
+        echo=click.echo,
     )
     raise SystemExit(result.exit_code)
 
@@ -472,6 +508,25 @@ def report(run_dir: Path) -> None:
     raise SystemExit(EXIT_SLOS_HOLD if summary["passed"] else EXIT_SLO_FAILED)
 
 
+@main.command()
+@click.option("--master-host", default="127.0.0.1", show_default=True, help="The run's master.")
+@click.option("--master-port", type=int, default=5557, show_default=True)
+@clean_errors
+def worker(master_host: str, master_port: int) -> None:
+    """Join a run's master (`run --expect-workers N`) as one Locust worker, from any machine.
+
+    The scenario, run id and settings come from the master; the records go back to it over
+    Locust's (unencrypted) channel, so nothing is written here. The API token comes from
+    this machine's DUMGUM_LOADTEST_TOKEN only. The worker exits when the run ends.
+    """
+    import os
+
+    from dumgum_loadtest.loadtest.remote import worker_command
+
+    argv = worker_command(master_host, master_port)
+    os.execv(argv[0], argv)
+
+
 def _register_cost() -> None:
     from dumgum_loadtest.cost.commands import cost
 
@@ -481,6 +536,7 @@ def _register_cost() -> None:
 _register_cost()
 main.add_command(history)
 main.add_command(trends)
+main.add_command(compare)
 
 
 if __name__ == "__main__":

@@ -55,10 +55,14 @@ from dumgum_loadtest.errors import (
 )
 from dumgum_loadtest.history.store import engine_url, history_url, record_finished_run
 from dumgum_loadtest.loadtest.command import (
+    DEFAULT_MASTER_PORT,
     RECEIVER_URL_ENV,
     STOP_GRACE_S,
+    TOKEN_ENV,
     WORKERS_EXIT_MARGIN_S,
 )
+from dumgum_loadtest.loadtest.roster import joined_count, roster_notes
+from dumgum_loadtest.mock.overrides import apply_mock_settings
 from dumgum_loadtest.outputs import check_output_dir
 from dumgum_loadtest.processes import ManagedProcess, child_env, cli_command, wait_healthy
 from dumgum_loadtest.progress import EventTail, RequestTail, read_worker_progress
@@ -125,6 +129,9 @@ class RunOptions:
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
     settle_quiet_s: float | None = None
+    # ``--mock-set PATH=VALUE``: the embedded mock's model changed, the scenario not (so the
+    # run stays comparable with others of the scenario: see mock/overrides.py).
+    mock_settings: tuple[str, ...] = ()
     # Where the finished run is recorded (None: $DUMGUM_LOADTEST_HISTORY, else nowhere).
     history_url: str | None = None
     record_history: bool = True  # False: never recorded (the calibration run)
@@ -133,6 +140,12 @@ class RunOptions:
     calibrate: bool | None = None
     junit_path: Path | None = None  # the SLO verdicts as JUnit XML (run_junit.py)
     write_reports: bool = True  # report.html and report.md (the calibration run skips them)
+    # Remote workers (``dumgum-loadtest worker``): how many the master waits for, where it
+    # listens, and how long it waits for them to join.
+    expect_workers: int | None = None
+    master_bind_host: str = "127.0.0.1"
+    master_port: int = DEFAULT_MASTER_PORT
+    workers_wait_s: float = 120.0
 
 
 @dataclass
@@ -165,6 +178,23 @@ def check_options(options: RunOptions) -> None:
         raise ConfigError(f"--max-rate {options.max_rate_rps:g}: must be more than 0 requests/s")
     if options.settle_quiet_s is not None and not options.settle_quiet_s >= 0:
         raise ConfigError(f"--settle-quiet-s {options.settle_quiet_s:g}: must be 0 or more")
+    if options.expect_workers is not None:
+        if options.expect_workers < 1:
+            raise ConfigError(
+                f"--expect-workers {options.expect_workers}: give 1 or more remote workers"
+            )
+        if options.workers is not None:
+            raise ConfigError(
+                f"--workers {options.workers} with --expect-workers {options.expect_workers}:"
+                " give one (local worker processes, or remote workers that join)"
+            )
+        if not options.workers_wait_s > 0:
+            raise ConfigError(f"--workers-wait-s {options.workers_wait_s:g}: must be more than 0")
+        if not 1 <= options.master_port <= 65535:
+            raise ConfigError(
+                f"--master-port {options.master_port}: give a TCP port from 1 to 65535 (the"
+                " workers are told it: no free-port pick)"
+            )
 
 
 def resolve_scenario(options: RunOptions) -> Scenario:
@@ -316,6 +346,21 @@ def receiver_secret_path(options: RunOptions) -> str | None:
     return secrets.token_urlsafe(24) if exposed else None
 
 
+def mock_token(options: RunOptions) -> str:
+    """The token the run's mock accepts: a new one per run, unless remote workers send the
+    load: they take theirs from their own environment, so master and workers share
+    ``DUMGUM_LOADTEST_TOKEN`` (it never travels over the network)."""
+    if options.expect_workers is None:
+        return f"sk-proj-run-{secrets.token_urlsafe(18)}"
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(
+            f"--expect-workers against the mock: set {TOKEN_ENV} (any value) here and on every"
+            " worker; the workers authenticate with it from their own environment"
+        )
+    return token
+
+
 def settle_quiet_period_s(options: RunOptions, time_scale: float) -> float:
     if options.settle_quiet_s is not None:
         return options.settle_quiet_s
@@ -337,12 +382,18 @@ def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) ->
     check_output_dir(run_dir, "--out")
     target = scenario.target
     real = is_real_target(target)
-    token = api_token() if real else f"sk-proj-run-{secrets.token_urlsafe(18)}"
+    token = api_token() if real else mock_token(options)
     policy = billing_policy(target, options.allow_billable, options.spend_cap_eur)
     check_rate(target, peak_rate_rps(scenario), options.max_rate_rps)
-    workers = options.workers or default_workers()
+    workers = options.expect_workers or options.workers or default_workers()
+    if options.expect_workers is not None:
+        check_port_free(options.master_bind_host, options.master_port, "--master-port")
     check_schedulable(scenario, workers, options.scenario_path)
     check_price_sheet(scenario.pricing, options.scenario_path)  # names the missing file
+    if options.mock_settings:
+        if real:
+            raise ConfigError("--mock-set: changes the embedded mock; this run targets a real URL")
+        apply_mock_settings(scenario.mock, options.mock_settings)  # refused here if invalid
     if options.receiver_port is not None:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
     if options.junit_path is not None:
@@ -577,18 +628,22 @@ class _Session:
 
     def _start_mock(self, receiver_url: str) -> tuple[ManagedProcess, str]:
         """Start the mock, not waiting for it; returns it and its URL (health: ``/health``)."""
-        config = dict(self.scenario.mock)
+        config = apply_mock_settings(self.scenario.mock, self.options.mock_settings)
         config.setdefault("seed", self.scenario.seed)
         config_path = self.run_dir / "mock-config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        port = free_port()
+        # Remote workers send to the mock: it listens where the master does.
+        host = self.options.master_bind_host if self.options.expect_workers else "127.0.0.1"
+        port = free_port(host)
         while port == self._receiver_port:  # the receiver may not have bound its port yet
-            port = free_port()
+            port = free_port(host)
         mock = self._start(
             ManagedProcess(
                 "mock",
                 cli_command(
                     "mock",
+                    "--host",
+                    host,
                     "--port",
                     str(port),
                     "--config",
@@ -610,7 +665,8 @@ class _Session:
             )
         )
         self.mock = mock
-        return mock, f"http://127.0.0.1:{port}"
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        return mock, url
 
     def _dead_server(self) -> ManagedProcess | None:
         """The receiver or the mock, if one of them is no longer running."""
@@ -671,7 +727,12 @@ class _Session:
                 "mock" if self.mock_url else scenario.target,
                 time_scale,
                 self.workers,
-                {"run_id": self.run_id, "force_test_mode": self.policy.force_test_mode},
+                {
+                    "run_id": self.run_id,
+                    "force_test_mode": self.policy.force_test_mode,
+                    "mock_overrides": list(self.options.mock_settings),
+                    "remote_workers": self.options.expect_workers is not None,
+                },
             ),
         )
         self.echo(
@@ -679,8 +740,6 @@ class _Session:
             f" {'the embedded mock' if self.mock_url else target_url}, {self.workers} worker(s),"
             f" {scenario.run_duration_s:g} s (+{scenario.warmup_s:g} s warm-up inside)"
         )
-        started = time.monotonic()
-        self.load_started_ns = time.time_ns()
         locust = self._start(
             ManagedProcess(
                 "locust",
@@ -693,14 +752,22 @@ class _Session:
                     workers=self.workers,
                     scenario=scenario,
                     force_test_mode=self.policy.force_test_mode,
+                    expect_workers=self.options.expect_workers,
+                    master_bind_host=self.options.master_bind_host,
+                    master_port=self.options.master_port,
                 ),
                 self.run_dir / "logs" / "locust.log",
                 env=child_env(DUMGUM_LOADTEST_TOKEN=self.token, **{RECEIVER_URL_ENV: receiver_url}),
             )
         )
+        if self.options.expect_workers is not None:
+            self._await_workers(locust, signals)
+        started = time.monotonic()
+        self.load_started_ns = time.time_ns()
         self._write_meta("running")  # with load_started_ns: a killed run knows when it began
         self._watch(locust, started, signals)
         self.load_ended_ns = time.time_ns()
+        self.notes.extend(roster_notes(self.run_dir, self.load_started_ns))
         self._write_meta("running")
         self.settle_report = self._settle(time_scale, signals)
         self.observed_until_ns = self.receiver_died_ns or time.time_ns()
@@ -781,6 +848,43 @@ class _Session:
                 "  (the path segment after the host is this run's receiver secret: requests"
                 f" without it get 404; set {SECRET_PATH_ENV} to keep one across runs)"
             )
+
+    def _await_workers(self, locust: ManagedProcess, signals: StopSignals) -> None:
+        """Until the remote workers the run expects have joined the master (bounded)."""
+        expected = self.options.expect_workers or 0
+        wait_s = self.options.workers_wait_s
+        port = self.options.master_port
+        self.echo(
+            f"waiting up to {wait_s:g} s for {expected} worker(s): on each machine run"
+            f" `dumgum-loadtest worker --master-host <this host> --master-port {port}`"
+            f" (the master listens on {self.options.master_bind_host}:{port})"
+        )
+        deadline = time.monotonic() + wait_s
+        joined = 0
+        while True:
+            joined = joined_count(self.run_dir)
+            if joined >= expected:
+                self.echo(f"{joined} worker(s) joined: starting the load")
+                return
+            failure = None
+            if signals.received:
+                failure = f"interrupted by {signals.received[0]}"
+            elif not locust.running():
+                # (its log goes with the run directory: nothing was measured)
+                failure = f"Locust's master ended ({_exit_description(locust.wait(0))})"
+            elif self._dead_server() is not None:
+                failure = "the receiver or the mock died"
+            elif time.monotonic() > deadline:
+                failure = f"--workers-wait-s {wait_s:g} passed"
+            if failure is not None:
+                locust.stop()
+                raise HarnessError(
+                    f"--expect-workers {expected}: {joined} of {expected} worker(s) joined"
+                    f" before {failure}; start `dumgum-loadtest worker --master-host HOST"
+                    f" --master-port {port}` on each worker machine (TCP {port} open on the"
+                    " master)"
+                )
+            time.sleep(0.2)
 
     def _watch(self, locust: ManagedProcess, started: float, signals: StopSignals) -> None:
         """Until Locust ends: progress, timeline, spend cap, signals, the other children."""

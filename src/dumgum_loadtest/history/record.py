@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -88,7 +89,7 @@ def read_run(run_dir: Path) -> RunRecord:
         status = "interrupted"
     versions = environment.get("versions") or {}
     package_version = versions.get("dumgum-loadtest")
-    target = str(summary.get("target") or environment.get("target") or "unknown")
+    target = target_name(str(environment.get("target") or summary.get("target") or "unknown"))
     return RunRecord(
         run_id=run_id,
         run_dir=str(run_dir),
@@ -106,6 +107,15 @@ def read_run(run_dir: Path) -> RunRecord:
         machine=str(environment.get("hostname") or meta.get("host") or "unknown"),
         metrics=tuple(metrics_of(summary)),
     )
+
+
+def target_name(target: str) -> str:
+    """ "mock", or a real URL's host[:port] (no credentials, path or query): two runs against
+    different hosts are never comparable, two against the same host are."""
+    if "://" not in target:
+        return target
+    netloc = urlsplit(target).netloc
+    return netloc.rsplit("@", 1)[-1] or target
 
 
 def scenario_hash(scenario: Any) -> str:

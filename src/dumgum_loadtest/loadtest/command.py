@@ -35,6 +35,7 @@ OPTION_NAMES = (
     "--receiver-url",
     "--force-test-mode",
     "--allow-billable",
+    "--records-via-master",
 )
 """The generator's own options (``options``), named in the errors of a bad command line."""
 
@@ -48,6 +49,9 @@ error. Users with nothing in flight stop at once, so a run ends this much later 
 WORKERS_EXIT_MARGIN_S = 5.0
 """With ``--processes``, the master waits for its worker processes up to the stop grace plus
 this (their last records, the quit message's round trip) before it exits."""
+
+DEFAULT_MASTER_PORT = 5557
+"""Locust's own default master port, kept for ``run --expect-workers`` and ``worker``."""
 
 OPEN_TAIL_S = 3.0
 """Added to an open-model run time: the schedule starts up to 0.5 s after Locust does, and
@@ -82,10 +86,15 @@ def locust_command(
     force_test_mode: bool,
     python: str = sys.executable,
     master_port: int | None = None,
+    expect_workers: int | None = None,
+    master_bind_host: str = "127.0.0.1",
 ) -> list[str]:
     """argv for ``python -m locust`` running ``scenario`` with ``workers`` worker processes.
 
     ``force_test_mode`` False against a real URL means billable traffic was allowed.
+    ``expect_workers`` N makes it a master alone, waiting for N workers started elsewhere
+    (``dumgum-loadtest worker``) on ``master_bind_host``:``master_port`` (default 5557);
+    their records reach this run directory over Locust's message channel.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -119,7 +128,12 @@ def locust_command(
         "--target-url",
         target_url,
     ]
-    if workers > 1:
+    if expect_workers is not None:
+        port = str(master_port if master_port is not None else DEFAULT_MASTER_PORT)
+        command += ["--master", "--expect-workers", str(expect_workers)]
+        command += ["--master-bind-host", master_bind_host, "--master-bind-port", port]
+        command.append("--records-via-master")
+    elif workers > 1:
         # The master listens on loopback, on a free port (not 5557 on every interface), so
         # runs side by side do not collide; the forked workers inherit --master-port.
         port = str(master_port if master_port is not None else free_port())

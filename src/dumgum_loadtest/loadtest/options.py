@@ -69,6 +69,14 @@ def add_options(parser: Any) -> None:
         help="A real URL: let the mix decide testMode (the orchestrator enforces a spend cap)",
         include_in_web_ui=False,
     )
+    parser.add_argument(
+        "--records-via-master",
+        action="store_true",
+        default=False,
+        help="Workers send their records to the master over Locust's message channel (set by"
+        " run --expect-workers: remote workers share no filesystem with the run directory)",
+        include_in_web_ui=False,
+    )
     # Locust's own defaults listen on every interface; these are overridden on the command
     # line (or in locust.conf / LOCUST_WEB_HOST) when exposing them is meant.
     # Rejected enqueues (the mix's invalid share on purpose, 429s) are results the report

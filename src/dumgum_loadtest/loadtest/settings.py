@@ -6,6 +6,7 @@ No locust import: the resolution is tested in process. The bearer token is read 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +15,12 @@ from typing import Any
 from dumgum_loadtest.errors import ConfigError, SafetyError
 from dumgum_loadtest.loadtest.command import OPTION_NAMES, TOKEN_ENV
 from dumgum_loadtest.mock import DEFAULT_TOKEN
-from dumgum_loadtest.scenarios import Scenario, load_scenario
+from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
 from dumgum_loadtest.scenarios.model import ClosedArrival
+
+SCENARIO_JSON_OPTION = "dlt_scenario_json"
+"""Set on the master's parsed options for remote workers: the resolved scenario as JSON
+(Locust forwards it with the spawn message; a remote worker has no copy of the file)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,11 @@ def resolve_options(
             f" {', '.join(OPTION_NAMES)}; the token in {TOKEN_ENV})"
         )
     scenario_path = Path(scenario_text)
-    scenario = load_scenario(scenario_path)
+    forwarded = _text(parsed, SCENARIO_JSON_OPTION)
+    if forwarded:
+        scenario = parse_scenario(json.loads(forwarded), f"{scenario_path} (from the master)")
+    else:
+        scenario = load_scenario(scenario_path)
     real = scenario.target != "mock"
     target_url = _text(parsed, "target_url") or (host or "").strip()
     if not target_url and real:

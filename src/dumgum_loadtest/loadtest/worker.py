@@ -12,6 +12,7 @@ every process.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import gc
 import itertools
 import logging
@@ -29,10 +30,17 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from dumgum_loadtest.errors import HarnessError
+from dumgum_loadtest.loadtest.channel import RECORDS_MESSAGE, ChannelRecorder, ShardWriter
 from dumgum_loadtest.loadtest.command import STOP_GRACE_S, WORKERS_EXIT_MARGIN_S
 from dumgum_loadtest.loadtest.options import listen
 from dumgum_loadtest.loadtest.recorder import Recorder
-from dumgum_loadtest.loadtest.settings import GeneratorOptions, resolve_options
+from dumgum_loadtest.loadtest.remote import reachable_url
+from dumgum_loadtest.loadtest.roster import MasterRoster
+from dumgum_loadtest.loadtest.settings import (
+    SCENARIO_JSON_OPTION,
+    GeneratorOptions,
+    resolve_options,
+)
 from dumgum_loadtest.records import TAG_REQUEST, TAG_RUN
 from dumgum_loadtest.scenarios.draw import DrawnRequest, RequestFactory
 from dumgum_loadtest.scenarios.population import ScenarioPopulation
@@ -130,13 +138,29 @@ def _build(environment: Any) -> WorkerContext:
         force_test_mode=options.force_test_mode,
         time_scale=time_scale,
     )
-    recorder = Recorder(options.run_dir, label).start()
+    recorder: Recorder
+    if _records_via_master(parsed) and isinstance(runner, WorkerRunner):
+        # A remote worker: nothing on its disk; URLs on the master's loopback made reachable.
+        master_host = str(getattr(parsed, "master_host", "") or "")
+        receiver = options.receiver_url
+        options = dataclasses.replace(
+            options,
+            target_url=reachable_url(options.target_url, master_host),
+            receiver_url=reachable_url(receiver, master_host) if receiver else None,
+        )
+        recorder = ChannelRecorder(runner, label).start()
+    else:
+        recorder = Recorder(options.run_dir, label).start()
     _tune_gc()
     # Distributed: the master's origin for every worker; standalone: now, after the set-up.
     start_ns = int(getattr(parsed, START_NS_OPTION, 0) or time.time_ns())
     return WorkerContext(
         options, worker_index, worker_count, start_ns, time_scale, recorder, factory
     )
+
+
+def _records_via_master(parsed: Any) -> bool:
+    return bool(getattr(parsed, "records_via_master", False))
 
 
 def _tune_gc() -> None:
@@ -177,6 +201,10 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     if isinstance(runner, MasterRunner):
         setattr(parsed, START_NS_OPTION, time.time_ns() + int(START_DELAY_S * 1e9))
         setattr(parsed, WORKERS_OPTION, max(1, runner.worker_count))
+        if _records_via_master(parsed):
+            # Remote workers have no copy of the scenario file: it travels with the spawn.
+            scenario = resolve_options(parsed, environment.host).scenario
+            setattr(parsed, SCENARIO_JSON_OPTION, scenario.model_dump_json())
         return
     if not isinstance(runner, WorkerRunner) and parsed is not None:
         setattr(parsed, START_NS_OPTION, 0)  # standalone: _build starts the clock when ready
@@ -256,7 +284,36 @@ def _master_waits_for_workers(environment: Any, **_: Any) -> None:
         atexit.register(_wait_for_workers_at_exit)
 
 
+def _master_collects_records(environment: Any, **_: Any) -> None:
+    """Remote workers (``--records-via-master``): their batches become this run's shards,
+    the roster notes who joined and who went missing, and the end waits for final batches."""
+    runner = environment.runner
+    parsed = environment.parsed_options
+    if not isinstance(runner, MasterRunner) or not _records_via_master(parsed):
+        return
+    run_dir = Path(str(getattr(parsed, "run_dir", "") or "."))
+    writer = ShardWriter(run_dir)
+    roster = MasterRoster(run_dir, runner, writer.final_from)
+
+    def receive(environment: Any, msg: Any, **_: Any) -> None:
+        writer.receive(msg.data, msg.node_id)
+
+    def joined(client_id: str, **_: Any) -> None:
+        roster.joined(client_id)
+
+    def collect(**_: Any) -> None:
+        still = roster.collect_final_batches(STOP_GRACE_S + WORKERS_EXIT_MARGIN_S)
+        if still:
+            logger.warning("dumgum-loadtest: no final batch of records from workers %s", still)
+
+    runner.register_message(RECORDS_MESSAGE, receive)
+    listen(environment.events.worker_connect, joined)
+    listen(environment.events.test_stop, collect)
+    gevent.spawn(roster.watch)
+
+
 listen(events.init, _check_options)
+listen(events.init, _master_collects_records)
 listen(events.init, _master_waits_for_workers)
 listen(events.test_stopping, _on_test_stopping)
 listen(events.test_start, _on_test_start)

@@ -109,3 +109,11 @@ def test_a_directory_that_is_not_a_run_names_the_missing_files(tmp_path: Path) -
     (tmp_path / "summary.json").write_text("{}")
     with pytest.raises(ConfigError, match=r"missing environment\.json, run-meta\.json"):
         read_run(tmp_path)
+
+
+def test_a_real_target_is_named_by_its_host_without_credentials(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "real", summary(target="url"))
+    environment = json.loads((run_dir / "environment.json").read_text())
+    environment["target"] = "https://user:secret@api.dumgum.example:8443/base?x=1"
+    (run_dir / "environment.json").write_text(json.dumps(environment))
+    assert read_run(run_dir).target == "api.dumgum.example:8443"

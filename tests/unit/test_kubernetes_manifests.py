@@ -1,0 +1,121 @@
+"""deploy/kubernetes/distributed/: every manifest parses, and the names, ports and labels that
+tie them together agree (a Service selects a pod template, a port names a container port,
+the workers join the master's Service on its port, secrets and claims exist)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "deploy" / "kubernetes" / "distributed"
+
+
+def documents() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in sorted(MANIFESTS.glob("*.yaml")):
+        loaded = [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+        assert loaded, f"{path.name}: no document"
+        for doc in loaded:
+            assert {"apiVersion", "kind", "metadata"} <= doc.keys(), path.name
+        docs.extend(loaded)
+    return docs
+
+
+def by_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in documents() if doc["kind"] == kind}
+
+
+def pod_templates() -> dict[str, dict[str, Any]]:
+    return {
+        name: doc["spec"]["template"]
+        for kind in ("Job", "Deployment")
+        for name, doc in by_kind(kind).items()
+    }
+
+
+def option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def test_every_manifest_parses_with_the_kinds_a_distributed_run_needs() -> None:
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in documents()}
+    assert {
+        ("Job", "dumgum-loadtest-master"),
+        ("Service", "dumgum-loadtest-master"),
+        ("Deployment", "dumgum-loadtest-worker"),
+        ("Service", "dumgum-loadtest-receiver"),
+        ("Deployment", "dumgum-loadtest-valkey"),
+        ("Service", "dumgum-loadtest-valkey"),
+        ("Secret", "dumgum-loadtest-token"),
+        ("PersistentVolumeClaim", "dumgum-loadtest-runs"),
+    } <= kinds
+
+
+def test_every_service_selects_a_pod_template_that_names_its_target_ports() -> None:
+    templates = pod_templates()
+    for name, service in by_kind("Service").items():
+        selector = service["spec"]["selector"]
+        matching = [
+            t for t in templates.values() if selector.items() <= t["metadata"]["labels"].items()
+        ]
+        assert len(matching) == 1, f"Service {name}: selects {len(matching)} pod templates"
+        container_ports = {
+            p["name"]: p["containerPort"]
+            for c in matching[0]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in container_ports, f"Service {name}: {port}"
+            assert container_ports[port["targetPort"]] == port["port"], f"Service {name}"
+
+
+def test_deployments_select_their_own_pods() -> None:
+    for name, deployment in by_kind("Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items(), name
+
+
+def test_the_workers_join_the_master_s_service_on_the_port_it_listens_on() -> None:
+    master = by_kind("Job")["dumgum-loadtest-master"]["spec"]["template"]["spec"]
+    master_args = master["containers"][0]["args"]
+    assert master_args[0] == "run"
+    assert option(master_args, "--master-bind-host") == "0.0.0.0"
+    port = int(option(master_args, "--master-port"))
+    service_ports = {
+        p["port"] for p in by_kind("Service")["dumgum-loadtest-master"]["spec"]["ports"]
+    }
+    assert port in service_ports
+    worker_deployment = by_kind("Deployment")["dumgum-loadtest-worker"]
+    worker_args = worker_deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert worker_args[0] == "worker"
+    assert option(worker_args, "--master-host") == "dumgum-loadtest-master"
+    assert int(option(worker_args, "--master-port")) == port
+    # The master waits for as many workers as the Deployment runs.
+    assert int(option(master_args, "--expect-workers")) == worker_deployment["spec"]["replicas"]
+    assert int(option(master_args, "--receiver-port")) in service_ports
+
+
+def test_secrets_and_claims_the_pods_use_exist() -> None:
+    secrets = by_kind("Secret")
+    claims = by_kind("PersistentVolumeClaim")
+    for name, template in pod_templates().items():
+        for container in template["spec"]["containers"]:
+            for variable in container.get("env", []):
+                ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["key"] in secrets[ref["name"]]["stringData"], (name, ref)
+        for volume in template["spec"].get("volumes", []):
+            claim = volume.get("persistentVolumeClaim")
+            if claim:
+                assert claim["claimName"] in claims, name
+    worker = pod_templates()["dumgum-loadtest-worker"]["spec"]["containers"][0]
+    # A worker takes its token from its own environment, never from the master.
+    assert "DUMGUM_LOADTEST_TOKEN" in {v["name"] for v in worker["env"]}
+
+
+def test_nothing_refers_outside_the_repository() -> None:
+    for path in MANIFESTS.iterdir():
+        assert "../shared/" not in path.read_text(), path.name
