@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
-
 from tests.e2e.tiny_scenario import write_tiny_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
