@@ -352,6 +352,21 @@ def receiver(out_dir: Path | None, log_level: str, processes: int, **options: An
     show_default=True,
     help="With --expect-workers: give up when not all joined within this many seconds.",
 )
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the verdicts as JUnit XML here: a case per SLO, 'run completed' (fails"
+    " when cut short) and 'calibration' when calibrated.",
+)
+@click.option(
+    "--calibrate/--no-calibrate",
+    default=None,
+    help="Before the load, a ~12 s run against the embedded mock with a known generation time"
+    " and drop rate, into RUN_DIR/calibration/; the run is invalid (exit 1) unless the harness"
+    " recovers both [default: when the scenario has a calibrate block].",
+)
 @clean_errors
 def run(
     scenario: Path,
@@ -364,7 +379,8 @@ def run(
     SIGINT (Ctrl-C) or SIGTERM stops the load; the run still settles briefly and writes its
     summary and reports. A second signal cuts settling short; a third ends it at once.
 
-    Exit codes: 0: every SLO holds. 1: an SLO failed. 2: a usage or setup error (nothing
+    Exit codes: 0: every SLO holds (and calibration passed, when calibrated). 1: an SLO
+    failed, or calibration failed (the run is invalid). 2: a usage or setup error (nothing
     was measured). 3: interrupted (a signal, the spend cap, a dead receiver, mock or Locust),
     the figures are incomplete, whatever the SLOs say.
     """
@@ -512,9 +528,11 @@ def report(run_dir: Path) -> None:
     """Rebuild summary.json, report.html and report.md of RUN_DIR from its raw records.
 
     A run whose run-meta.json still says "running" while its process is gone (killed) is
-    marked interrupted. Exit codes as for ``run``: 0, 1, or 3 for an interrupted run.
+    marked interrupted. Exit codes as for ``run``: 0, 1 (an SLO or the calibration failed),
+    or 3 for an interrupted run.
     """
     from dumgum_loadtest.errors import (
+        EXIT_CALIBRATION_FAILED,
         EXIT_INTERRUPTED,
         EXIT_SLO_FAILED,
         EXIT_SLOS_HOLD,
@@ -532,8 +550,13 @@ def report(run_dir: Path) -> None:
     for note in summary.get("notes") or []:  # as `run` prints them (a table read from raw/)
         click.echo(f"note: {note}")
     click.echo(f"report: {run_dir / 'report.html'}")
+    calibration = summary.get("calibration")
+    if calibration is not None:
+        click.echo(calibration["sentence"])
     if summary["interrupted"]:
         raise SystemExit(EXIT_INTERRUPTED)
+    if calibration is not None and not calibration["passed"]:
+        raise SystemExit(EXIT_CALIBRATION_FAILED)
     raise SystemExit(EXIT_SLOS_HOLD if summary["passed"] else EXIT_SLO_FAILED)
 
 

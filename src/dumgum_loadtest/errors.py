@@ -20,6 +20,10 @@ EXIT_SLOS_HOLD = 0
 EXIT_SLO_FAILED = 1
 EXIT_USAGE = 2  # a usage or setup error: nothing was measured
 EXIT_INTERRUPTED = 3  # the run was cut short: the figures are incomplete, whatever they say
+# run --calibrate: the harness did not recover the known figures of the embedded mock, so the
+# run is invalid (recorded so in the history). A failed check, like a failed SLO: 1. An
+# interrupted run still exits 3.
+EXIT_CALIBRATION_FAILED = EXIT_SLO_FAILED
 
 
 class HarnessError(Exception):
@@ -36,6 +40,12 @@ class ConfigError(HarnessError):
 
 class TargetError(HarnessError):
     """A server could not be started or reached."""
+
+
+class RunInterruptedError(HarnessError):
+    """A run stopped before its load began (a signal during calibration): nothing measured."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class SafetyError(HarnessError):

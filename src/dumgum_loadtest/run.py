@@ -36,12 +36,22 @@ from dumgum_loadtest.analysis.analyse import analyse
 from dumgum_loadtest.analysis.capacity import capacity_lines
 from dumgum_loadtest.analysis.load import load_raw
 from dumgum_loadtest.analysis.outcomes import classify
+from dumgum_loadtest.calibration import (
+    CALIBRATION_DIR,
+    CALIBRATION_SETTLE_QUIET_S,
+    CalibrationResult,
+    calibration_scenario,
+    judge,
+    write_result,
+)
 from dumgum_loadtest.errors import (
+    EXIT_CALIBRATION_FAILED,
     EXIT_INTERRUPTED,
     EXIT_SLO_FAILED,
     EXIT_SLOS_HOLD,
     ConfigError,
     HarnessError,
+    RunInterruptedError,
 )
 from dumgum_loadtest.history.store import engine_url, history_url, record_finished_run
 from dumgum_loadtest.loadtest.command import (
@@ -61,6 +71,7 @@ from dumgum_loadtest.receiver.gate import is_loopback_host, parse_secret
 from dumgum_loadtest.receiver.state import MEMORY_STATE, check_processes, check_state_url
 from dumgum_loadtest.records import RAW_DIR
 from dumgum_loadtest.report import write_reports
+from dumgum_loadtest.run_junit import check_junit_path, write_run_junit
 from dumgum_loadtest.rundir import (
     RUN_META,
     create_run_dir,
@@ -84,6 +95,7 @@ from dumgum_loadtest.scenarios import Scenario, load_scenario, parse_scenario
 from dumgum_loadtest.scenarios.model import (
     MAX_MOCK_PROCESSES,
     MOCK_PROCESSES_KEY,
+    Calibrate,
     ClosedArrival,
     OpenArrival,
     weight_notes,
@@ -138,6 +150,12 @@ class RunOptions:
     mock_settings: tuple[str, ...] = ()
     # Where the finished run is recorded (None: $DUMGUM_LOADTEST_HISTORY, else nowhere).
     history_url: str | None = None
+    record_history: bool = True  # False: never recorded (the calibration run)
+    # Calibrate against the embedded mock before the load (None: when the scenario has a
+    # calibrate block); see calibration.py.
+    calibrate: bool | None = None
+    junit_path: Path | None = None  # the SLO verdicts as JUnit XML (run_junit.py)
+    write_reports: bool = True  # report.html and report.md (the calibration run skips them)
     # Remote workers (``dumgum-loadtest worker``): how many the master waits for, where it
     # listens, and how long it waits for them to join.
     expect_workers: int | None = None
@@ -152,6 +170,8 @@ class RunResult:
     summary: dict[str, Any]
     exit_code: int
     notes: list[str] = field(default_factory=list)
+    interrupted_by: str | None = None  # the first reason the run was cut short
+    calibration: CalibrationResult | None = None
 
 
 def default_workers() -> int:
@@ -391,7 +411,12 @@ def settle_quiet_period_s(options: RunOptions, time_scale: float) -> float:
 
 
 def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
-    scenario = resolve_scenario(options)
+    """The scenario file with the command line's overrides, run (calibrated first when asked)."""
+    return run_resolved(resolve_scenario(options), options, echo)
+
+
+def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) -> RunResult:
+    """Run ``scenario`` as given (``options.scenario_path`` only names it in messages)."""
     run_id = new_run_id(scenario.name)
     run_dir = run_dir_for(options.out_dir, run_id)
     # Everything that can be refused is, before anything is started or written: a refused
@@ -415,6 +440,9 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     if options.receiver_port is not None:
         check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
     check_receiver_state(options.receiver_state, options.receiver_processes)
+    if options.junit_path is not None:
+        check_junit_path(options.junit_path)
+    calibration_settings = calibration_settings_of(scenario, options)
     time_scale = time_scale_of(scenario)
     secret_path = receiver_secret_path(options)
     history = history_url(options.history_url)
@@ -430,8 +458,13 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     try:
         write_scenario(run_dir, scenario)
         keep_price_sheet(scenario, options.scenario_path, run_dir)
+        calibration = None
+        if calibration_settings is not None:
+            calibration = calibrate(calibration_settings, run_dir, echo)
         with StopSignals() as signals:
-            return session.execute(time_scale, signals)
+            result = session.execute(time_scale, signals)
+        result.calibration = calibration
+        return finish(result, options, echo)
     except HarnessError:
         if session.load_started_ns is None:
             # Refused while starting (a receiver that could not listen, say): nothing was
@@ -442,6 +475,72 @@ def run_scenario(options: RunOptions, echo: Echo = print) -> RunResult:
     finally:
         # Whatever happened, end what we started; the raw shards stay where they are.
         session.stop_all()
+
+
+def calibration_settings_of(scenario: Scenario, options: RunOptions) -> Calibrate | None:
+    """What to calibrate with, or None: ``--calibrate`` / ``--no-calibrate`` decide, else the
+    scenario's ``calibrate`` block (defaults when ``--calibrate`` meets a scenario without)."""
+    if options.calibrate is False:
+        return None
+    if options.calibrate is None:
+        return scenario.calibrate
+    return scenario.calibrate or Calibrate()
+
+
+def calibrate(settings: Calibrate, run_dir: Path, echo: Echo) -> CalibrationResult:
+    """The calibration run into ``RUN_DIR/calibration/`` through the same code as any run,
+    judged; its verdict is written next to the summary (``analyse`` puts it there) and said.
+
+    A signal during calibration stops the whole run before its load: RunInterruptedError.
+    """
+    out = run_dir / CALIBRATION_DIR
+    echo(
+        f"calibration: {settings.duration_s:g} s at {settings.rate_rps:g} requests/s against"
+        f" the embedded mock; known: time to first answer {settings.first_answer_s:.3f} s"
+        f" ({settings.generation_s:g} s simulated x time scale {settings.time_scale:g}),"
+        f" drop rate {settings.drop_rate * 100:g} %"
+    )
+    options = RunOptions(
+        scenario_path=out / "scenario.yaml",
+        out_dir=out,
+        workers=1,
+        settle_quiet_s=CALIBRATION_SETTLE_QUIET_S,
+        progress_interval_s=1.0,
+        calibrate=False,
+        write_reports=False,
+        record_history=False,  # the night is recorded, with its calibration's verdict inside
+    )
+    started = time.monotonic()
+    result = run_resolved(
+        calibration_scenario(settings), options, lambda line: echo(f"  calibration | {line}")
+    )
+    if result.interrupted_by in {s.name for s in StopSignals.HANDLED}:
+        raise RunInterruptedError(
+            f"calibration interrupted by {result.interrupted_by}: the load was not started"
+            f" (exit code {EXIT_INTERRUPTED})"
+        )
+    verdict = judge(settings, result.summary, time.monotonic() - started)
+    write_result(run_dir, verdict)
+    echo(f"{verdict.sentence} ({verdict.wall_s:g} s)")
+    return verdict
+
+
+def finish(result: RunResult, options: RunOptions, echo: Echo) -> RunResult:
+    """A failed calibration makes a completed run exit 1; the JUnit file, when asked."""
+    calibration = result.calibration
+    if calibration is not None:
+        echo(calibration.sentence)
+        if not calibration.passed and result.exit_code != EXIT_INTERRUPTED:
+            result.exit_code = EXIT_CALIBRATION_FAILED
+            echo(
+                "CALIBRATION FAILED: the harness did not recover the embedded mock's known"
+                f" figures, so this run is invalid (exit code {EXIT_CALIBRATION_FAILED});"
+                f" see {result.run_dir / CALIBRATION_DIR}"
+            )
+    if options.junit_path is not None:
+        write_run_junit(options.junit_path, result.summary)
+        echo(f"junit: {options.junit_path}")
+    return result
 
 
 class StopSignals:
@@ -511,6 +610,7 @@ class _Session:
         self.echo = echo
         self.processes: list[ManagedProcess] = []
         self.receiver: ManagedProcess | None = None
+        self._receiver_port: int | None = None
         self.mock: ManagedProcess | None = None  # the first of ``mocks``
         self.mock_url: str | None = None  # the first of ``mock_urls``: the run serves the mock
         self.mocks: list[ManagedProcess] = []  # one per mock.processes
@@ -551,8 +651,9 @@ class _Session:
             env[SECRET_PATH_ENV] = self.secret_path
         return env
 
-    def _start_receiver(self) -> str:
-        """Start the receiver; returns its loopback URL, secret path included."""
+    def _start_receiver(self) -> tuple[ManagedProcess, str, str]:
+        """Start the receiver, not waiting for it; returns it, its loopback URL (secret path
+        included) and its health URL, for ``wait_healthy``."""
         host = self.options.receiver_host
         port = self.options.receiver_port or free_port(host)
         receiver = self._start(
@@ -576,13 +677,13 @@ class _Session:
             )
         )
         self.receiver = receiver
+        self._receiver_port = port
         local = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-        wait_healthy(receiver, f"{local}/health")
-        return self._with_secret(local)
+        return receiver, self._with_secret(local), f"{local}/health"
 
-    def _start_mocks(self, receiver_url: str) -> list[str]:
-        """Start ``mock.processes`` mocks on their own ports, all with the scenario's model;
-        returns their URLs once every one answers its health check."""
+    def _start_mocks(self, receiver_url: str) -> list[ManagedProcess]:
+        """Start ``mock.processes`` mocks on their own ports, all with the scenario's model,
+        not waiting for them; their URLs go to ``mock_urls`` (health: ``/health``)."""
         config = apply_mock_settings(self.scenario.mock_model, self.options.mock_settings)
         config.setdefault("seed", self.scenario.seed)
         config_path = self.run_dir / "mock-config.yaml"
@@ -593,23 +694,18 @@ class _Session:
         # Remote workers send to the mock: it listens where the master does.
         host = self.options.master_bind_host if self.options.expect_workers else "127.0.0.1"
         ports: list[int] = []
-        while len(ports) < count:  # distinct: the OS may hand a just-freed port out again
-            port = free_port(host)
-            if port not in ports:
+        while len(ports) < count:  # distinct: the OS may hand a just-freed port out again,
+            port = free_port(host)  # and the receiver may not have bound its port yet
+            if port not in ports and port != self._receiver_port:
                 ports.append(port)
-        started = [
-            (self._start_mock(name, config_path, receiver_url, host, port), port)
+        self.mocks = [
+            self._start_mock(name, config_path, receiver_url, host, port)
             for name, port in zip(names, ports, strict=True)
         ]
-        urls = []
-        for mock, port in started:
-            url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-            wait_healthy(mock, f"{url}/health")
-            urls.append(url)
-        self.mocks = [mock for mock, _ in started]
         self.mock = self.mocks[0]
-        self.mock_urls = urls
-        return urls
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        self.mock_urls = [f"http://{shown}:{port}" for port in ports]
+        return self.mocks
 
     def _start_mock(
         self, name: str, config_path: Path, receiver_url: str, host: str, port: int
@@ -683,12 +779,18 @@ class _Session:
 
         scenario = self.scenario
         self._write_meta("running")  # a run killed from here on is reported as cut short
-        receiver_url = self._start_receiver()
+        receiver, receiver_url, receiver_health = self._start_receiver()
         if is_real_target(scenario.target):
+            wait_healthy(receiver, receiver_health)
             target_url = scenario.target.rstrip("/")
             self._announce_customer_endpoints(receiver_url)
         else:
-            self.mock_urls = self._start_mocks(receiver_url)
+            # All start at once (a second or more sooner than one after the other); the
+            # mock calls the receiver only once the load has begun, after all answered.
+            mocks = self._start_mocks(receiver_url)
+            wait_healthy(receiver, receiver_health)
+            for mock, url in zip(mocks, self.mock_urls, strict=True):
+                wait_healthy(mock, f"{url}/health")
             target_url = self.mock_url = self.mock_urls[0]
         write_json(
             self.run_dir / "environment.json",
@@ -766,17 +868,18 @@ class _Session:
         self.echo("analysing: outcomes, latency, capacity, cost")
         analysis = analyse(self.run_dir, scenario)
         write_json(self.run_dir / "summary.json", analysis.summary)
-        self.echo("writing report.html and report.md")
-        write_reports(self.run_dir, analysis)
+        if self.options.write_reports:
+            self.echo("writing report.html and report.md")
+            write_reports(self.run_dir, analysis)
         self._print_result(analysis.summary)
-        history = history_url(self.options.history_url)
+        history = history_url(self.options.history_url) if self.options.record_history else None
         if history is not None:
             record_finished_run(history, self.run_dir, self.echo)
         if interrupted:
             exit_code = EXIT_INTERRUPTED
         else:
             exit_code = EXIT_SLOS_HOLD if analysis.summary["passed"] else EXIT_SLO_FAILED
-        return RunResult(self.run_dir, analysis.summary, exit_code, self.notes)
+        return RunResult(self.run_dir, analysis.summary, exit_code, self.notes, self.interrupted_by)
 
     def _write_meta(self, status: str) -> None:
         write_json(
@@ -1141,7 +1244,8 @@ class _Session:
                 f" (exit code {EXIT_INTERRUPTED})"
             )
         self.echo(f"run directory: {self.run_dir}")
-        self.echo(f"report: {self.run_dir / 'report.html'}")
+        if self.options.write_reports:
+            self.echo(f"report: {self.run_dir / 'report.html'}")
 
 
 __all__ = ["RunOptions", "RunResult", "run_scenario"]

@@ -79,6 +79,10 @@ def remove_created(run_dir: Path, created: list[Path]) -> None:
 def write_scenario(run_dir: Path, scenario: Scenario) -> None:
     """The scenario as it ran, after command-line overrides."""
     data = scenario.model_dump(mode="json", exclude_defaults=False)
+    if data.get("calibrate") is None:
+        # Absent, as before the block existed: the history's scenario hash of an uncalibrated
+        # scenario stays what it was, so its nights remain comparable across the upgrade.
+        data.pop("calibrate", None)
     text = f"# resolved scenario of this run\n{yaml.safe_dump(data, sort_keys=False)}"
     (run_dir / "scenario.yaml").write_text(text)
 

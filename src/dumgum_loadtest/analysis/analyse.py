@@ -38,6 +38,7 @@ from dumgum_loadtest.analysis.slo import evaluate_slos
 from dumgum_loadtest.analysis.stats import percentiles_s, wilson_interval
 from dumgum_loadtest.analysis.tables import RunTables, load_run_tables
 from dumgum_loadtest.analysis.timeseries import littles_law, per_second, stage_table
+from dumgum_loadtest.calibration import read_result as read_calibration
 from dumgum_loadtest.records import NOT_SENT, TRANSPORT_ERROR
 from dumgum_loadtest.scenarios import Scenario, load_scenario
 
@@ -295,6 +296,9 @@ def analyse(run_dir: Path, scenario: Scenario | None = None) -> Analysis:
     if ledger:
         summary["mock_ledger"] = ledger
     summary["cost"] = _cost(run_dir, tables, outcome, time_scale, scenario, ledger)
+    calibration = read_calibration(run_dir)
+    if calibration is not None:
+        summary["calibration"] = calibration
     return Analysis(summary, requests, stamps, outcome, seconds)
 
 

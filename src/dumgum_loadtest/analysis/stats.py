@@ -58,14 +58,15 @@ def _partition(clean: np.ndarray, kth: np.ndarray) -> None:
         clean.partition(kth)
 
 
-def wilson_interval(successes: int, trials: int) -> dict[str, float | int | None]:
-    """A rate with its 95 % Wilson score interval (good near 0 and for small samples)."""
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> dict[str, float | int | None]:
+    """A rate with its Wilson score interval (good near 0 and for small samples): 95 % by
+    default, else the two-sided level of the standard normal quantile ``z``."""
     if trials <= 0:
         return {"rate": None, "low": None, "high": None, "count": successes, "of": trials}
     p = successes / trials
-    z2 = Z95 * Z95
+    z2 = z * z
     centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
     return {
         "rate": round(p, 6),
         "low": round(max(0.0, centre - half), 6),

@@ -282,6 +282,61 @@ class SloRow(_Strict):
     view: str = Field(description="Which requests the measured figure counts, in words.")
 
 
+class CalibrationCheck(_Strict):
+    name: str = Field(description="first_answer_latency, drop_rate or accounting")
+    passed: bool
+    rule: str = Field(description="What was expected, what was measured, and the rule.")
+
+
+class CalibrationExpected(_Strict):
+    generation_s: float = Field(description="constant generation time, simulated seconds")
+    time_scale: float
+    first_answer_s: float = Field(description="known time to first answer, real seconds")
+    latency_tolerance: float = Field(description="allowed distance, share of first_answer_s")
+    drop_rate: float = Field(description="share of replies the mock drops on purpose")
+    drop_interval_confidence: float = Field(
+        description="level of the Wilson interval the known drop rate must lie in"
+    )
+
+
+class CalibrationMeasured(_Strict):
+    first_answer_p50_s: float | None = Field(
+        description="median time to first answer from the actual send, answered requests"
+    )
+    processing_p50_s: float | None = Field(
+        description="median time to answer.processing from the send: the loopback overhead"
+    )
+    drop_rate: float | None
+    drop_rate_low: float | None = Field(
+        description="Wilson interval at expected.drop_interval_confidence, low end"
+    )
+    drop_rate_high: float | None = Field(description="the same interval's high end")
+    dropped: int
+    awaited: int = Field(description="answered, dropped and lost requests")
+    scheduled: int
+    unaccounted: int = Field(
+        description="requests lost, unresolved, send_failed, not_sent or rejected"
+    )
+    mock_dropped: int | None = Field(description="drops by the mock's ledger (null: unread)")
+    status: str = Field(description="the calibration run's status")
+    harness_bottleneck: bool
+
+
+class Calibration(_Strict):
+    """The harness checked against the embedded mock with known parameters before the load
+    (``run --calibrate``); its run directory is ``run_dir``, relative to this run's. Added
+    within version 2: summaries written before it still validate."""
+
+    passed: bool
+    sentence: str
+    expected: CalibrationExpected
+    measured: CalibrationMeasured
+    checks: list[CalibrationCheck]
+    run_dir: str
+    wall_s: float = Field(description="wall-clock seconds the calibration took")
+    notes: list[str]
+
+
 class Summary(_Strict):
     """The authoritative record of one run."""
 
@@ -316,6 +371,10 @@ class Summary(_Strict):
     passed: bool
     mock_ledger: dict[str, Any] | None = None
     cost: dict[str, Any] | None = None
+    calibration: Calibration | None = Field(
+        default=None,
+        description="Present when the run was calibrated; failed: the run is invalid.",
+    )
 
 
 assert SUMMARY_SCHEMA_VERSION == 2, "update Summary.schema_version with the version"

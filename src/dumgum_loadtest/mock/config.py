@@ -268,6 +268,13 @@ def _merge(base: Any, patch: Any) -> Any:
     return out
 
 
+def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``patch`` over ``base`` as ``PATCH /_mock/config`` merges it (a distribution given with
+    its ``kind`` replaces the old one whole; null removes a section), unvalidated."""
+    merged: dict[str, Any] = _merge(base, patch)
+    return merged
+
+
 def load_mock_config(path: Path | None, **overrides: Any) -> MockConfig:
     """Defaults, then the YAML file, then command-line ``overrides`` (those not None)."""
     data: dict[str, Any] = {}

@@ -220,9 +220,16 @@ def verdict(summary: Mapping[str, Any]) -> tuple[str, str]:
         caveat += " Not a valid measurement of the target: the harness was the bottleneck."
     if summary.get("interrupted"):
         caveat += " The run was cut short: this judges only the part that ran."
+    if calibration_failed(summary):
+        caveat += " Not a valid measurement: the harness failed its calibration."
     if failed:
         return "FAIL", f"{len(failed)} of {len(rows)} SLOs failed: {', '.join(failed)}.{caveat}"
     return "PASS", f"All {len(rows)} SLOs hold.{caveat}"
+
+
+def calibration_failed(summary: Mapping[str, Any]) -> bool:
+    calibration = summary.get("calibration")
+    return isinstance(calibration, Mapping) and calibration.get("passed") is False
 
 
 def warnings(summary: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
@@ -245,6 +252,20 @@ def warnings(summary: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
                 f"This run was cut short (status: {status}): the figures cover only what ran "
                 "before it stopped.",
                 [str(note) for note in summary.get("notes") or []],
+            )
+        )
+    if calibration_failed(summary):
+        checks = dig(summary, "calibration", "checks") or []
+        found.append(
+            (
+                "The harness failed its calibration against the embedded mock (run"
+                " --calibrate): it did not recover figures known in advance, so this run is"
+                " invalid.",
+                [
+                    str(check.get("rule"))
+                    for check in checks
+                    if isinstance(check, Mapping) and not check.get("passed")
+                ],
             )
         )
     unreadable = number(summary.get("unreadable_lines"))

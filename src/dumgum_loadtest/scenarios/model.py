@@ -351,6 +351,51 @@ class Slos(_Section):
     rejected_rate_max: float | None = Field(default=None, ge=0, le=1)
 
 
+class Calibrate(_Section):
+    """Settings of the calibration run before the load (``run --calibrate``): a short run
+    against the embedded mock with known parameters, whose figures the harness must recover.
+
+    The calibration's own mock answers every request after exactly ``generation_s``
+    (constant, simulated seconds, times ``time_scale``) with no buffer window, no typing
+    pause and no split reply, so the time to the first answer is known; and it fails a known
+    share (``drop_rate``) of replies with ``conversation.dropped`` (the mock's
+    ``faults.generation_failure_rate``).
+    """
+
+    generation_s: float = Field(
+        default=2.0, gt=0, description="Constant generation time, simulated seconds."
+    )
+    time_scale: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="The calibration mock's time scale: real seconds = simulated x time scale.",
+    )
+    drop_rate: float = Field(
+        default=0.10, ge=0, lt=1, description="Share of replies the mock drops on purpose."
+    )
+    duration_s: float = Field(default=2.0, gt=0, le=60, description="Seconds of load.")
+    rate_rps: float = Field(default=50.0, gt=0, le=1000, description="Offered requests/s.")
+    latency_tolerance: float = Field(
+        default=0.02,
+        gt=0,
+        lt=1,
+        description="How far the measured median time to first answer may be from the known"
+        " one, as a share of it.",
+    )
+    mock_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged over the calibration's mock model (same keys as --config). Only to"
+        " check that calibration catches a mock that does not do what it expects: any change"
+        " to the timing or the drops makes it fail.",
+    )
+
+    @property
+    def first_answer_s(self) -> float:
+        """The known time to first answer, real seconds."""
+        return self.generation_s * self.time_scale
+
+
 class TimelineStep(_Section):
     """A change to the embedded mock's model at a time into the run (chaos)."""
 
@@ -378,6 +423,11 @@ class Scenario(_Section):
         " many mock processes serve it (default 1; each (user, persona) pair goes to one).",
     )
     timeline: list[TimelineStep] = Field(default_factory=list)
+    calibrate: Calibrate | None = Field(
+        default=None,
+        description="Calibrate the harness against the embedded mock before the load"
+        " (also --calibrate; --no-calibrate skips it).",
+    )
 
     @field_validator("target")
     @classmethod
@@ -420,6 +470,8 @@ class Scenario(_Section):
         _check_mock_processes(self.mock.get(MOCK_PROCESSES_KEY, 1), self.target)
         if self.mock_model or self.timeline:
             _check_mock_model(self.mock_model, self.timeline)
+        if self.calibrate is not None and self.calibrate.mock_overrides:
+            _check_mock_model(self.calibrate.mock_overrides, [], "calibrate.mock_overrides")
         return self
 
     @property
@@ -473,12 +525,18 @@ def _check_mock_processes(processes: Any, target: str) -> None:
         )
 
 
-def _check_mock_model(mock: dict[str, Any], timeline: list[TimelineStep]) -> None:
-    """The ``mock`` section, then each timeline patch over it, must make a valid mock model."""
+def _check_mock_model(
+    mock: dict[str, Any], timeline: list[TimelineStep], where_mock: str = "mock"
+) -> None:
+    """The ``mock`` section (at ``where_mock``), then each timeline patch over it, must make a
+    valid mock model."""
     from dumgum_loadtest.mock.config import MockConfig
 
     config = MockConfig()
-    patches = [("mock", mock), *((f"timeline[{i}].patch", s.patch) for i, s in enumerate(timeline))]
+    patches = [
+        (where_mock, mock),
+        *((f"timeline[{i}].patch", s.patch) for i, s in enumerate(timeline)),
+    ]
     for where, patch in patches:
         try:
             config = config.patched(patch, source=where)
