@@ -89,6 +89,30 @@ def test_last_passing_is_the_newest_eligible_run_before_the_current() -> None:
     assert "no-slos" in chosen.how
 
 
+def test_baselines_read_back_from_sqlite_and_postgresql_are_chosen_alike(
+    history_db_url: str,
+) -> None:
+    """The same choice when the candidates come from a real history (both databases)."""
+    from dumgum_loadtest.history.store import open_history
+
+    current = record("now")
+    recorded = [
+        current,
+        record("failed", 1, slo_passed=False),
+        record("invalid", 2, valid=False, invalid_reasons=("harness",)),
+        record("no-slos", 3, slo_passed=None),
+        record("old", 9),
+        record("older", 10),
+    ]
+    with open_history(history_db_url) as history:
+        for run in recorded:
+            history.add(run)
+        candidates = history.runs(scenario_hash="aaaa", target="mock")
+    assert [r.run_id for r in last_passing(candidates, current).records] == ["no-slos"]
+    chosen = median_of(candidates, current, 2).records
+    assert [r.run_id for r in chosen] == ["no-slos", "old"]
+
+
 def test_median_of_takes_the_n_newest_and_says_when_fewer() -> None:
     current = record("now")
     history = [record(f"r{hours}", hours) for hours in (5, 1, 3, 2, 4)]

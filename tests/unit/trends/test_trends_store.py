@@ -56,14 +56,16 @@ def nightly_records(count: int = 12, step_at: int = 8) -> list[RunRecord]:
     return records
 
 
-def test_command_reads_a_sqlite_history(tmp_path: Path) -> None:
-    db = tmp_path / "history.sqlite"
-    with store.open_history(str(db)) as history:
+def test_command_reads_a_history_in_sqlite_and_postgresql(
+    tmp_path: Path, history_db_url: str
+) -> None:
+    db = history_db_url
+    with store.open_history(db) as history:
         for record in nightly_records():
             history.add(record)
     out = tmp_path / "trends"
     result = CliRunner().invoke(
-        main, ["trends", "--db", str(db), "--by", "chat_model", "--out", str(out)]
+        main, ["trends", "--db", db, "--by", "chat_model", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"change: smoke {P99} +1")
@@ -76,7 +78,7 @@ def test_command_reads_a_sqlite_history(tmp_path: Path) -> None:
     assert (out / "trends.html").read_text().count("<img ") == 3
 
     unknown = CliRunner().invoke(
-        main, ["trends", "--db", str(db), "--scenario", "nope", "--out", str(out)]
+        main, ["trends", "--db", db, "--scenario", "nope", "--out", str(out)]
     )
     assert unknown.exit_code == 2
     assert unknown.stderr == (
