@@ -33,6 +33,23 @@ DAYS_PER_MONTH = 30
 ORIGINS = ("from_intended", "from_sent")
 FIRST_ANSWER_VIEWS = ("answered", "censored", "per_message")
 HEADLINE_QUANTILES = ("p50", "p90", "p99")
+# The history's metrics as one long frame (``History.metrics_frame``; trends reads it).
+FRAME_COLUMNS = (
+    "run_id",
+    "started_at",
+    "scenario",
+    "scenario_hash",
+    "target",
+    "status",
+    "valid",
+    "slo_passed",
+    "package_version",
+    "git_commit",
+    "metric",
+    "scope",
+    "scope_value",
+    "value",
+)
 
 
 @dataclass(frozen=True, slots=True)

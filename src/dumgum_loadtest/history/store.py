@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from dumgum_loadtest.errors import ConfigError
-from dumgum_loadtest.history.record import Metric, RunRecord, read_run
+from dumgum_loadtest.history.record import FRAME_COLUMNS, Metric, RunRecord, read_run
 from dumgum_loadtest.history.tables import metrics, runs
 
 HISTORY_ENV = "DUMGUM_LOADTEST_HISTORY"
@@ -36,22 +36,6 @@ VALID_URLS = (
     "valid: a file path or sqlite:///PATH (SQLite), postgresql://USER:PASSWORD@HOST/DB or"
     " postgresql+psycopg://... (PostgreSQL)"
 )
-FRAME_COLUMNS = [
-    "run_id",
-    "started_at",
-    "scenario",
-    "scenario_hash",
-    "target",
-    "status",
-    "valid",
-    "slo_passed",
-    "package_version",
-    "git_commit",
-    "metric",
-    "scope",
-    "scope_value",
-    "value",
-]
 _IN_CHUNK = 500  # run ids per IN (...) query
 
 
@@ -241,7 +225,7 @@ class History:
             query = query.where(runs.c.scenario == scenario)
         with self.engine.connect() as connection:
             rows = [tuple(row) for row in connection.execute(query)]
-        frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+        frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
         frame["started_at"] = pd.to_datetime(
             [_utc(value) for value in frame["started_at"]], utc=True
         )

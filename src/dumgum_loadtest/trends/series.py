@@ -18,26 +18,10 @@ from typing import Any
 import pandas as pd
 
 from dumgum_loadtest.errors import ConfigError
-from dumgum_loadtest.history.record import OVERALL
+from dumgum_loadtest.history.record import FRAME_COLUMNS, OVERALL
 from dumgum_loadtest.trends.changepoints import detect_changes, too_short
 from dumgum_loadtest.trends.settings import DetectionSettings
 
-FRAME_COLUMNS = (
-    "run_id",
-    "started_at",
-    "scenario",
-    "scenario_hash",
-    "target",
-    "status",
-    "valid",
-    "slo_passed",
-    "package_version",
-    "git_commit",
-    "metric",
-    "scope",
-    "scope_value",
-    "value",
-)
 # The headline figures followed by default (names as history.record writes them).
 HEADLINE_METRICS = (
     "first_answer_s.from_intended.censored.p50",

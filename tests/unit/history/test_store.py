@@ -11,9 +11,8 @@ from sqlalchemy import create_engine, inspect, text
 from tests.history_runs import make_run_dir
 
 from dumgum_loadtest.errors import ConfigError
-from dumgum_loadtest.history.record import RunRecord, read_run
+from dumgum_loadtest.history.record import FRAME_COLUMNS, RunRecord, read_run
 from dumgum_loadtest.history.store import (
-    FRAME_COLUMNS,
     HISTORY_ENV,
     add_run,
     engine_url,
@@ -69,7 +68,7 @@ def test_metrics_frame_columns_order_and_values(history_db_url: str, tmp_path: P
     with open_history(history_db_url) as history:
         frame = history.metrics_frame("smoke")
         everything = history.metrics_frame()
-    assert list(frame.columns) == FRAME_COLUMNS
+    assert list(frame.columns) == list(FRAME_COLUMNS)
     assert str(frame["started_at"].dt.tz) == "UTC"
     assert frame["started_at"].is_monotonic_increasing
     assert set(frame["scenario"]) == {"smoke"} and set(everything["scenario"]) == {"smoke", "chaos"}

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from dumgum_loadtest.trends.series import FRAME_COLUMNS, HEADLINE_METRICS
+from dumgum_loadtest.history.record import FRAME_COLUMNS
+from dumgum_loadtest.trends.series import HEADLINE_METRICS
 
 START = datetime(2026, 10, 1, 2, 0, tzinfo=UTC)
 STEP_METRIC = "first_answer_s.from_intended.censored.p99"
