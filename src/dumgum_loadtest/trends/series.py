@@ -211,9 +211,17 @@ def normalise_frame(frame: pd.DataFrame, source: str = "the history") -> pd.Data
     out["value"] = pd.to_numeric(out["value"], errors="coerce")
     out["scope"] = out["scope"].fillna(OVERALL).astype(str)
     out["scope_value"] = out["scope_value"].fillna("").astype(str)
-    out["scenario"] = out["scenario"].astype(str)
+    out["scenario"] = _per_target(out["scenario"].astype(str), out["target"].astype(str))
     out["metric"] = out["metric"].astype(str)
     return out.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def _per_target(scenario: pd.Series, target: pd.Series) -> pd.Series:
+    """A scenario run against several targets (the mock, a real API's host) becomes one series
+    per target, named ``scenario @ target``: their figures are never one trend."""
+    targets = target.groupby(scenario).nunique()
+    mixed = scenario.isin(targets.index[targets > 1])
+    return scenario.where(~mixed, scenario + " @ " + target)
 
 
 def _check_names(

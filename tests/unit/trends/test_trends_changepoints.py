@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from tests.unit.trends.trends_history import STEP_METRIC, synthetic_history
 
@@ -133,3 +134,20 @@ def test_a_change_where_the_scenario_file_changed_says_so() -> None:
     (change,) = build_trends(frame).change_points
     assert change.scenario_changed == (change.index == 20)
     assert change.previous_run_id < change.run_id
+
+
+def test_runs_of_one_scenario_against_two_targets_are_two_series() -> None:
+    """Nights against the mock and nights against a real API are never one trend: a switch of
+    target would otherwise show as a change point in every metric."""
+    mock = synthetic_history(seed=3, runs=12, step_metric=None)
+    real = synthetic_history(seed=4, runs=12, step_metric=None)
+    real["target"] = "api.dumgum.example:443"
+    real["value"] = real["value"] * 3  # a real API three times slower than the mock
+    real["run_id"] = real["run_id"] + "-real"
+    real["started_at"] = real["started_at"] + pd.Timedelta(days=12)  # the team switched
+    trends = build_trends(pd.concat([mock, real]), metrics=[STEP_METRIC])
+    assert [s.scenario for s in trends.series] == [
+        "nightly @ mock",
+        "nightly @ api.dumgum.example:443",
+    ]
+    assert not [s.change_points for s in trends.series if s.change_points]
