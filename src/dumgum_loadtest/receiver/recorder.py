@@ -1,13 +1,17 @@
 """Append-only JSONL shards: one line per event or call, handed to the OS before the answer.
 
-Each process writes its own ``events-<pid>.jsonl`` and ``calls-<pid>.jsonl``, so several
-receiver processes can share one directory and analysis merges the shards.
+Each process writes its own ``events-<host>-<pid>.jsonl`` and ``calls-<host>-<pid>.jsonl``,
+so several receiver processes share one directory, on one machine or from several (pods of a
+Deployment on one shared volume: their pids are all alike, their host names are not), and
+analysis merges the shards.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
+import socket
 from pathlib import Path
 
 import orjson
@@ -17,6 +21,14 @@ CALLS_STEM = "calls"
 
 # Read as well as write: opening checks the file's last byte (see ``_start_on_fresh_line``).
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def shard_writer_id() -> str:
+    """``<host>-<pid>``: unique among the processes writing into one directory, whether on
+    one machine or in several pods sharing a volume (where every pid may be 1)."""
+    host = _UNSAFE_IN_NAME.sub("_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
 
 
 class JsonlShard:
@@ -24,7 +36,8 @@ class JsonlShard:
 
     ``O_APPEND`` plus one write per record means a record is either in the file whole or not
     at all, and it is in the OS (safe from a crash of this process) once ``append`` returns.
-    The file is named when first opened, so it carries the pid of the process that writes it.
+    The file is named when first opened, so it carries the host name and pid of the process
+    that writes it (``shard_writer_id``).
     """
 
     def __init__(self, out_dir: Path, stem: str, *, fsync: bool = False) -> None:
@@ -45,7 +58,7 @@ class JsonlShard:
     def _open_fd(self) -> int:
         if self._fd is None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.path = self.out_dir / f"{self.stem}-{os.getpid()}.jsonl"
+            self.path = self.out_dir / f"{self.stem}-{shard_writer_id()}.jsonl"
             self._fd = os.open(self.path, _OPEN_FLAGS, 0o644)
             self._start_on_fresh_line(self._fd)
         return self._fd
@@ -54,9 +67,10 @@ class JsonlShard:
     def _start_on_fresh_line(fd: int) -> None:
         """End a half-written last line left by a process killed mid-write.
 
-        The file name carries the pid, and a restarted receiver can have the same pid (PID 1
-        in a container): without this its first record would be glued onto the partial line
-        and lost with it. The partial line stays, one unreadable line that analysis skips.
+        The file name carries the host name and pid, and a restarted receiver can have both
+        the same (PID 1 in a restarted container of the same pod): without this its first
+        record would be glued onto the partial line and lost with it. The partial line
+        stays, one unreadable line that analysis skips.
         """
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":

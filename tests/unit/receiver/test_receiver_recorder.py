@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 from pathlib import Path
 
 import orjson
@@ -15,6 +16,7 @@ from dumgum_loadtest.receiver.recorder import (
     call_line,
     event_line,
     invalid_event_line,
+    shard_writer_id,
 )
 
 EVENT = {"event": "answer.created", "data": {"projectId": "proj_1", "answer": {"id": "answer_1"}}}
@@ -68,7 +70,7 @@ def test_shard_appends_every_record_whole(tmp_path: Path, fsync: bool) -> None:
     for line in lines:
         shard.append(line)  # opens lazily, creating the directory
     shard.close()
-    assert shard.path == tmp_path / "run" / f"events-{os.getpid()}.jsonl"
+    assert shard.path == tmp_path / "run" / f"events-{shard_writer_id()}.jsonl"
     content = shard.path.read_bytes()
     assert content == b"".join(lines)
     assert shard.records == 500
@@ -81,7 +83,7 @@ def test_shard_reopened_appends_instead_of_truncating(tmp_path: Path) -> None:
         shard = JsonlShard(tmp_path, "calls")
         shard.append(call_line(n, "profile", {}, 200, 1, 1))
         shard.close()
-    assert len((tmp_path / f"calls-{os.getpid()}.jsonl").read_bytes().splitlines()) == 3
+    assert len((tmp_path / f"calls-{shard_writer_id()}.jsonl").read_bytes().splitlines()) == 3
 
 
 def test_record_is_in_the_file_when_append_returns(tmp_path: Path) -> None:
@@ -93,14 +95,14 @@ def test_record_is_in_the_file_when_append_returns(tmp_path: Path) -> None:
     shard.close()
 
 
-def test_recorder_opens_both_shards_named_by_pid(tmp_path: Path) -> None:
+def test_recorder_opens_both_shards_named_by_host_and_pid(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path)
     recorder.open()
     recorder.close()
-    pid = os.getpid()
+    writer = shard_writer_id()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"calls-{pid}.jsonl",
-        f"events-{pid}.jsonl",
+        f"calls-{writer}.jsonl",
+        f"events-{writer}.jsonl",
     ]
 
 
@@ -109,7 +111,7 @@ def test_a_restart_with_the_same_pid_never_glues_a_record_onto_a_half_written_li
 ) -> None:
     # A receiver killed (-9) mid-write left half a record; the restarted one has the same pid
     # (PID 1 in a container), so it appends to the very same file.
-    path = tmp_path / f"events-{os.getpid()}.jsonl"
+    path = tmp_path / f"events-{shard_writer_id()}.jsonl"
     whole = event_line(1, b"incoming", 204, orjson.dumps(EVENT))
     path.write_bytes(whole + whole[: len(whole) // 2])
     shard = JsonlShard(tmp_path, "events")
@@ -129,4 +131,16 @@ def test_reopening_a_cleanly_ended_shard_adds_no_blank_line(tmp_path: Path) -> N
         shard = JsonlShard(tmp_path, "events")
         shard.append(line)
         shard.close()
-    assert (tmp_path / f"events-{os.getpid()}.jsonl").read_bytes() == line + line
+    assert (tmp_path / f"events-{shard_writer_id()}.jsonl").read_bytes() == line + line
+
+
+def test_shard_names_carry_the_host_so_pods_sharing_a_volume_never_share_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pods of one Deployment on one volume often all run as PID 1: the host name tells apart.
+    monkeypatch.setattr(socket, "gethostname", lambda: "receiver-7f9c4 pod/a")
+    monkeypatch.setattr(os, "getpid", lambda: 1)
+    assert shard_writer_id() == "receiver-7f9c4_pod_a-1"
+    shard = JsonlShard(tmp_path, "events")
+    assert shard.open().name == "events-receiver-7f9c4_pod_a-1.jsonl"
+    shard.close()
