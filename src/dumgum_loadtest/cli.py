@@ -301,6 +301,15 @@ def receiver(out_dir: Path | None, log_level: str, processes: int, **options: An
     help="Receiver processes sharing its port; more than 1 needs --receiver-state redis://...",
 )
 @click.option(
+    "--receiver-url",
+    default=None,
+    metavar="URL",
+    help="Use this running receiver (e.g. a Kubernetes Service) instead of starting one. It"
+    " must keep its state in Redis (receiver --state redis://...), write its shards into"
+    " RUN_DIR/raw (receiver --out RUN_DIR/raw, on a shared volume) and have the secret path"
+    " in $DUMGUM_RECEIVER_SECRET_PATH here unless on loopback; checked before the run.",
+)
+@click.option(
     "--public-receiver-url",
     default=None,
     help="Real URL only: where DumGum reaches the receiver (printed for the dashboard).",

@@ -53,6 +53,7 @@ from dumgum_loadtest.errors import (
     HarnessError,
     RunInterruptedError,
 )
+from dumgum_loadtest.external_receiver import check_external_receiver
 from dumgum_loadtest.history.store import engine_url, history_url, record_finished_run
 from dumgum_loadtest.loadtest.command import (
     DEFAULT_MASTER_PORT,
@@ -141,6 +142,9 @@ class RunOptions:
     # The receiver's state ("memory" or redis://...) and serving processes (>1: Redis only).
     receiver_state: str = "memory"
     receiver_processes: int = 1
+    # An external receiver (``--receiver-url``): run starts none and uses this one, which
+    # must share its state in Redis and write its shards into RUN_DIR/raw (external_receiver.py).
+    receiver_url: str | None = None
     progress_interval_s: float = 2.0
     # Seconds with nothing recorded before settling may end (None: QUIET_PERIOD_S x the time
     # scale, i.e. 10 s against a real URL).
@@ -177,6 +181,29 @@ class RunResult:
 def default_workers() -> int:
     """One Locust worker per core left after the mock's and the receiver's (at least one)."""
     return max(1, (os.cpu_count() or 1) - 2)
+
+
+def check_receiver_options(options: RunOptions) -> None:
+    """The options that configure the receiver run starts, refused with ``--receiver-url``:
+    that receiver is configured where it is started."""
+    if options.receiver_url is None:
+        return
+    given = [
+        name
+        for name, is_set in (
+            ("--receiver-host", options.receiver_host != RunOptions.receiver_host),
+            ("--receiver-port", options.receiver_port is not None),
+            ("--receiver-state", options.receiver_state != MEMORY_STATE),
+            ("--receiver-processes", options.receiver_processes != 1),
+        )
+        if is_set
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)}: configure the receiver run starts; with --receiver-url"
+            " give them to that receiver's own command (receiver --host, --port, --state,"
+            " --processes)"
+        )
 
 
 def check_receiver_state(state: str, processes: int) -> None:
@@ -385,6 +412,8 @@ def receiver_secret_path(options: RunOptions) -> str | None:
     if given is not None:
         parse_secret(given, None)  # fails early, with the rule
         return given.strip("/")
+    if options.receiver_url is not None:
+        return None  # an external receiver's secret is its own: only the environment knows it
     exposed = not is_loopback_host(options.receiver_host) or options.public_receiver_url is not None
     return secrets.token_urlsafe(24) if exposed else None
 
@@ -421,7 +450,9 @@ def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) ->
     run_dir = run_dir_for(options.out_dir, run_id)
     # Everything that can be refused is, before anything is started or written: a refused
     # run leaves no half-made run directory behind.
-    refuse_occupied_run_dir(run_dir)
+    external = options.receiver_url is not None
+    refuse_occupied_run_dir(run_dir, external_receiver=external)
+    check_receiver_options(options)
     check_output_dir(run_dir, "--out")
     target = scenario.target
     real = is_real_target(target)
@@ -437,9 +468,10 @@ def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) ->
         if real:
             raise ConfigError("--mock-set: changes the embedded mock; this run targets a real URL")
         apply_mock_settings(scenario.mock_model, options.mock_settings)  # refused here if invalid
-    if options.receiver_port is not None:
-        check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
-    check_receiver_state(options.receiver_state, options.receiver_processes)
+    if options.receiver_url is None:
+        if options.receiver_port is not None:
+            check_port_free(options.receiver_host, options.receiver_port, "--receiver-port")
+        check_receiver_state(options.receiver_state, options.receiver_processes)
     if options.junit_path is not None:
         check_junit_path(options.junit_path)
     calibration_settings = calibration_settings_of(scenario, options)
@@ -448,7 +480,9 @@ def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) ->
     history = history_url(options.history_url)
     if history is not None:
         engine_url(history)  # a URL of an unsupported kind is refused before the run
-    created = create_run_dir(run_dir)
+    if options.receiver_url is not None:  # last: it asks over the network
+        check_external_receiver(options.receiver_url, secret_path, run_dir)
+    created = create_run_dir(run_dir, external_receiver=external)
     session = _Session(
         scenario, options, run_id, run_dir, token, policy, workers, echo, secret_path
     )
@@ -470,7 +504,8 @@ def run_resolved(scenario: Scenario, options: RunOptions, echo: Echo = print) ->
             # Refused while starting (a receiver that could not listen, say): nothing was
             # measured, so nothing of this run stays behind.
             session.stop_all()
-            remove_created(run_dir, created)
+            # An external receiver's shards stay: it holds them open, and writes on.
+            remove_created(run_dir, created, keep=frozenset({RAW_DIR} if external else ()))
         raise
     finally:
         # Whatever happened, end what we started; the raw shards stay where they are.
@@ -651,9 +686,13 @@ class _Session:
             env[SECRET_PATH_ENV] = self.secret_path
         return env
 
-    def _start_receiver(self) -> tuple[ManagedProcess, str, str]:
+    def _start_receiver(self) -> tuple[ManagedProcess | None, str, str]:
         """Start the receiver, not waiting for it; returns it, its loopback URL (secret path
-        included) and its health URL, for ``wait_healthy``."""
+        included) and its health URL, for ``wait_healthy``. With ``--receiver-url`` nothing
+        is started (None): that receiver answered before the run began."""
+        if self.options.receiver_url is not None:
+            base_url = self.options.receiver_url.rstrip("/")
+            return None, self._with_secret(base_url), f"{base_url}/health"
         host = self.options.receiver_host
         port = self.options.receiver_port or free_port(host)
         receiver = self._start(
@@ -781,14 +820,16 @@ class _Session:
         self._write_meta("running")  # a run killed from here on is reported as cut short
         receiver, receiver_url, receiver_health = self._start_receiver()
         if is_real_target(scenario.target):
-            wait_healthy(receiver, receiver_health)
+            if receiver is not None:
+                wait_healthy(receiver, receiver_health)
             target_url = scenario.target.rstrip("/")
             self._announce_customer_endpoints(receiver_url)
         else:
             # All start at once (a second or more sooner than one after the other); the
             # mock calls the receiver only once the load has begun, after all answered.
             mocks = self._start_mocks(receiver_url)
-            wait_healthy(receiver, receiver_health)
+            if receiver is not None:
+                wait_healthy(receiver, receiver_health)
             for mock, url in zip(mocks, self.mock_urls, strict=True):
                 wait_healthy(mock, f"{url}/health")
             target_url = self.mock_url = self.mock_urls[0]

@@ -34,13 +34,25 @@ def run_dir_for(out: Path | None, run_id: str) -> Path:
     return out if out is not None else Path("reports") / run_id
 
 
-def refuse_occupied_run_dir(run_dir: Path) -> None:
+def refuse_occupied_run_dir(run_dir: Path, *, external_receiver: bool = False) -> None:
     """A run directory must be new or empty: a second run written into an earlier one would
-    merge both runs' raw shards into one analysis, silently."""
+    merge both runs' raw shards into one analysis, silently. With an external receiver
+    (``run --receiver-url``) it may hold ``raw/`` with the empty shards that receiver opened
+    when it started, and nothing else."""
     if not run_dir.exists():
         return
     if not run_dir.is_dir():
         raise ConfigError(f"--out {run_dir}: exists and is not a directory")
+    if external_receiver and [p.name for p in run_dir.iterdir()] == [RAW_DIR]:
+        from dumgum_loadtest.external_receiver import unused_shards_only
+
+        if unused_shards_only(run_dir / RAW_DIR):
+            return
+        raise ConfigError(
+            f"--out {run_dir}: {RAW_DIR}/ holds records already (an earlier run's, or events"
+            " the receiver took before this run); start the receiver afresh on a new run"
+            " directory"
+        )
     if any(run_dir.iterdir()):
         raise ConfigError(
             f"--out {run_dir}: the directory is not empty (an earlier run's files would mix"
@@ -48,12 +60,12 @@ def refuse_occupied_run_dir(run_dir: Path) -> None:
         )
 
 
-def create_run_dir(run_dir: Path) -> list[Path]:
+def create_run_dir(run_dir: Path, *, external_receiver: bool = False) -> list[Path]:
     """Create the run directory (new, or empty); returns the directories this created,
     outermost first, for ``remove_created``."""
     from dumgum_loadtest.outputs import make_output_dir
 
-    refuse_occupied_run_dir(run_dir)
+    refuse_occupied_run_dir(run_dir, external_receiver=external_receiver)
     created = make_output_dir(run_dir, "--out")
     try:
         (run_dir / RAW_DIR).mkdir(parents=True, exist_ok=True)
@@ -63,13 +75,18 @@ def create_run_dir(run_dir: Path) -> list[Path]:
     return created
 
 
-def remove_created(run_dir: Path, created: list[Path]) -> None:
+def remove_created(
+    run_dir: Path, created: list[Path], *, keep: frozenset[str] = frozenset()
+) -> None:
     """Undo ``create_run_dir`` after a failed start: the directories it created go; a run
-    directory that existed (it was empty, see ``refuse_occupied_run_dir``) is emptied."""
+    directory that existed (it was empty, see ``refuse_occupied_run_dir``) is emptied, but
+    for the entries named in ``keep`` (an external receiver's open ``raw/`` shards)."""
     if created:
         shutil.rmtree(created[0], ignore_errors=True)
         return
     for child in run_dir.iterdir() if run_dir.is_dir() else ():
+        if child.name in keep:
+            continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
         else:
