@@ -168,7 +168,8 @@ def mock(
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Directory for events-<pid>.jsonl and calls-<pid>.jsonl [default: reports/receiver].",
+    help="Directory for events-<host>-<pid>.jsonl and calls-<host>-<pid>.jsonl (one pair per"
+    " process, so pods can share it) [default: reports/receiver].",
 )
 @click.option(
     "--secret-path",
