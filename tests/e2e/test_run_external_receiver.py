@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.e2e
 
 CLI = str(Path(sys.executable).parent / "dumgum-loadtest")
 SECRET = "e2e-external-receiver-7d2f4a9c"
+CLOSED_ARRIVAL = {"model": "closed", "users": 8, "spawn_rate_per_s": 8}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -84,7 +86,9 @@ def test_a_run_through_an_external_shared_receiver_counts_what_the_mock_did(
     shared_receiver: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, run_dir = shared_receiver
-    scenario = write_tiny_scenario(tmp_path / "tiny.yaml")
+    # Closed-model users: each turn registers its message and long-polls its end through the
+    # receiver's control API, which any of the two processes may serve.
+    scenario = write_tiny_scenario(tmp_path / "tiny.yaml", arrival=CLOSED_ARRIVAL)
     result = run_cli(
         "run",
         str(scenario),
@@ -105,6 +109,15 @@ def test_a_run_through_an_external_shared_receiver_counts_what_the_mock_did(
     events = sorted((run_dir / "raw").glob("events-*.jsonl"))
     assert len(events) == 2, events
     assert not (run_dir / "logs" / "receiver.log").exists()  # the run started no receiver
+    turns = [
+        json.loads(line)
+        for path in (run_dir / "raw").glob("turns-*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    ended = Counter(turn["outcome"] for turn in turns)
+    # Waits over the network, with the secret, saw their turns end: none failed to the end.
+    assert ended["answered"] > 0, ended
+    assert ended["gave_up"] == 0, ended
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), f"secret written to {path}"
