@@ -1,8 +1,9 @@
 """``run --receiver-url``: the run uses a receiver it did not start, as a Kubernetes Job uses
 the receiver Deployment's Service. On loopback: one ``receiver --processes 2`` sharing its
 state in Valkey and writing into RUN_DIR/raw, its control API behind a secret path; a
-closed-model run's turn waits all end and its outcomes equal the mock's ledger. Refused, in one line and leaving nothing behind: a URL
-nobody answers, a wrong secret, a receiver with its state in memory."""
+closed-model run's turn waits all end and its outcomes equal the mock's ledger. Refused, in
+one line and leaving nothing behind: a URL nobody answers, a wrong secret, a receiver with
+its state in memory."""
 
 from __future__ import annotations
 
