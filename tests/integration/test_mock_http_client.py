@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
+import uvloop
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -271,3 +272,22 @@ def test_mock_client_routes_by_kind(base_url: str, kind: str) -> None:
             await client.close()
 
     assert asyncio.run(main()) == (201, b"{}")
+
+
+def test_under_uvloop_as_the_mock_serves(base_url: str) -> None:
+    """The mock's CLI runs on uvloop, whose transports are not asyncio.Transport subclasses."""
+
+    async def main() -> tuple[list[int], int]:
+        client = FastHttpClient(4)
+        try:
+            responses = await asyncio.gather(
+                *(client.request("GET", f"{base_url}/chunked", timeout_s=10) for _ in range(50))
+            )
+            post = await client.request("POST", f"{base_url}/echo", body=b"{}", timeout_s=10)
+            return [r.status for r in responses] + [post.status], client.connections_opened
+        finally:
+            await client.close()
+
+    statuses, opened = uvloop.run(main())
+    assert statuses == [200] * 50 + [201]
+    assert 1 <= opened <= 4

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 import aiohttp
 import httptools
@@ -81,8 +81,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not isinstance: uvloop's TCPTransport does not subclass asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self._waiter is None:  # bytes nobody asked for: the connection cannot be trusted
@@ -122,7 +122,8 @@ class _Connection(asyncio.Protocol):
 
     # the client's side
     def send(self, request: bytes) -> asyncio.Future[HttpResponse]:
-        assert self.transport is not None
+        if self.transport is None or self.closed:
+            raise OutboundError("connection not open")
         self._parser = httptools.HttpResponseParser(self)
         self._chunks = []
         self._body_bytes = 0
@@ -139,6 +140,11 @@ class _Connection(asyncio.Protocol):
         self.close()
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
+
+    def usable(self) -> bool:
+        """Idle, open, and not being closed (the server may have closed it while idle)."""
+        transport = self.transport
+        return not self.closed and transport is not None and not transport.is_closing()
 
     def close(self) -> None:
         self.closed = True
@@ -212,7 +218,7 @@ class FastHttpClient:
         pool = self._idle.get(origin)
         while pool:
             connection = pool.pop()  # the most recent: least likely closed by the server
-            if not connection.closed and not connection.transport.is_closing():  # type: ignore[union-attr]
+            if connection.usable():
                 return connection
             connection.close()
         loop = asyncio.get_running_loop()
