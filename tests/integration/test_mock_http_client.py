@@ -192,6 +192,10 @@ def test_refused_connection_and_bad_urls() -> None:
             await client.request("GET", "https://127.0.0.1/x", timeout_s=5)
         with pytest.raises(OutboundError, match="unquoted"):
             await client.request("GET", "http://127.0.0.1/x?a=b c", timeout_s=5)
+        with pytest.raises(OutboundError, match="line break"):
+            await client.request(
+                "POST", "http://127.0.0.1/x", headers={"X-A": "v\r\nX-B: w"}, timeout_s=5
+            )
 
     _run(call)
 

@@ -152,6 +152,16 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _encode_headers(headers: dict[str, str]) -> bytes:
+    """Each header as ``\\r\\nName: value``; a CR or LF in either would split the request."""
+    lines = []
+    for name, value in headers.items():
+        if _UNSAFE_IN_TARGET.intersection(name) or "\r" in value or "\n" in value:
+            raise OutboundError(f"header {name!r} holds whitespace or a line break")
+        lines.append(f"\r\n{name}: {value}")
+    return "".join(lines).encode("latin-1")
+
+
 class FastHttpClient:
     """Keep-alive HTTP/1.1 for ``http://`` URLs; see the module's docstring for its scope."""
 
@@ -184,7 +194,7 @@ class FastHttpClient:
         origin, target = self._parse(url)
         head = [f"{method} {target} HTTP/1.1\r\nHost: ".encode(), origin.host_header]
         if headers:
-            head.append(b"".join(f"\r\n{k}: {v}".encode() for k, v in headers.items()))
+            head.append(_encode_headers(headers))
         if body is not None or method == "POST":
             head.append(b"\r\nContent-Length: %d" % len(body or b""))
         head.append(b"\r\n\r\n")
