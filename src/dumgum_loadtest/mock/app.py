@@ -10,7 +10,6 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from dumgum_loadtest.mock.config import MockConfig
 from dumgum_loadtest.mock.customer_calls import CustomerClient
 from dumgum_loadtest.mock.delivery import WebhookSender
 from dumgum_loadtest.mock.engine import Engine
+from dumgum_loadtest.mock.http_client import MockHttpClient
 from dumgum_loadtest.mock.ledger import Ledger
 from dumgum_loadtest.mock.openapi import openapi_document
 from dumgum_loadtest.schema.enums import ChatModel
@@ -74,18 +74,15 @@ class MockState:
         self.ledger = Ledger()
         self.rng = random.Random(config.seed)
         self.engine: Engine | None = None
-        self.session: aiohttp.ClientSession | None = None
+        self.http: MockHttpClient | None = None
         self.loop_lag = LoopLagMonitor()
 
     async def start(self) -> None:
         self.loop_lag.start()
-        connector = aiohttp.TCPConnector(limit=self.config.delivery.connection_limit)
-        # The customer's cookies are never sent back: no jar to update and filter per call.
-        self.session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
-        )
-        sender = WebhookSender(self.session, self.ledger, lambda: self.config, self.rng)
-        customer = CustomerClient(self.session, self.ledger)
+        delivery = self.config.delivery
+        self.http = MockHttpClient(delivery.http_client, delivery.connection_limit)
+        sender = WebhookSender(self.http, self.ledger, lambda: self.config, self.rng)
+        customer = CustomerClient(self.http, self.ledger)
         self.engine = Engine(self.config, self.ledger, sender, customer, self.rng)
         self.engine.start()
         # GC settings are process-wide: tune them only when the mock owns the process (the CLI
@@ -97,8 +94,8 @@ class MockState:
         await self.loop_lag.stop()
         if self.engine is not None:
             await self.engine.stop()
-        if self.session is not None:
-            await self.session.close()
+        if self.http is not None:
+            await self.http.close()
 
     def reconfigure(self, config: MockConfig) -> None:
         self.config = config

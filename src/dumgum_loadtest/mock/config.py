@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -169,6 +169,14 @@ class DeliveryModel(_Section):
     backoff_initial_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=10.0, ge=0)
     connection_limit: int = Field(default=256, ge=1)
+    http_client: Literal["fast", "aiohttp"] = Field(
+        default="fast",
+        description=(
+            "Client for the mock's outbound calls (webhooks, chat history, profiles): 'fast' is"
+            " the lean keep-alive HTTP/1.1 client for http:// URLs (https:// still goes through"
+            " aiohttp); 'aiohttp' sends every call through aiohttp. Read at startup."
+        ),
+    )
 
 
 class PriceModel(_Section):

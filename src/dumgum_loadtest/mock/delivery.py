@@ -1,7 +1,8 @@
-"""Webhook delivery from the mock to the customer: aiohttp, bounded retries, injected faults.
+"""Webhook delivery from the mock to the customer: bounded retries, injected faults.
 
-aiohttp, not httpx: measured here, httpx's pool delivers 0.3-1.6 k POSTs/s under concurrency
-against aiohttp's 11-14 k (perf-baseline §3b), and the mock must not measure its own client.
+The POSTs go through ``http_client`` (its lean client for ``http://``, aiohttp otherwise): the
+mock must not measure its own client. Not httpx: its pool delivered 0.3-1.6 k POSTs/s under
+concurrency against aiohttp's 11-14 k (perf-baseline §3b).
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ import asyncio
 import random
 from collections.abc import Callable
 
-import aiohttp
-from yarl import URL
-
 from dumgum_loadtest.mock.config import MockConfig
+from dumgum_loadtest.mock.http_client import OutboundClient, OutboundError
 from dumgum_loadtest.mock.ledger import Ledger
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
@@ -24,18 +23,15 @@ class WebhookSender:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        http: OutboundClient,
         ledger: Ledger,
         config: Callable[[], MockConfig],
         rng: random.Random,
     ) -> None:
-        self._session = session
+        self._http = http
         self._ledger = ledger
         self._config = config
         self._rng = rng
-        # Parsed once per URL and per timeout value, not on every POST.
-        self._urls: dict[str, URL] = {}
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def deliver(self, url: str | None, body: bytes) -> bool:
         """True once the customer answered 2xx; False when every attempt failed."""
@@ -72,17 +68,10 @@ class WebhookSender:
         return False
 
     async def _post(self, url: str, body: bytes, timeout_s: float) -> bool:
-        target = self._urls.get(url)
-        if target is None:
-            target = self._urls[url] = URL(url)
-        timeout = self._timeouts.get(timeout_s)
-        if timeout is None:
-            timeout = self._timeouts[timeout_s] = aiohttp.ClientTimeout(total=timeout_s)
         try:
-            async with self._session.post(
-                target, data=body, headers=_JSON_HEADERS, timeout=timeout
-            ) as response:
-                await response.read()
-                return 200 <= response.status < 300
-        except (aiohttp.ClientError, TimeoutError, OSError):
+            response = await self._http.request(
+                "POST", url, body=body, headers=_JSON_HEADERS, timeout_s=timeout_s
+            )
+        except (OutboundError, TimeoutError, OSError):
             return False
+        return 200 <= response.status < 300
