@@ -17,10 +17,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope, Send
 
 from dumgum_loadtest.errors import ConfigError, describe_validation_errors
-from dumgum_loadtest.limits import MIB, BodyLimit
+from dumgum_loadtest.limits import MIB, BodyLimit, declared_body_bytes
 from dumgum_loadtest.looplag import LoopLagMonitor
 from dumgum_loadtest.mock.auth import ControlAccess, TokenRegistry
 from dumgum_loadtest.mock.config import MockConfig
@@ -114,58 +114,104 @@ class MockState:
         return snapshot
 
 
-def create_mock_app(
-    config: MockConfig,
-    tokens: list[str],
-    *,
-    control_token: str | None = None,
-    max_body_bytes: int = MIB,
-) -> Starlette:
-    """The mock as an ASGI app; ``tokens`` are the accepted bearer access keys.
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+_NO_CONTENT: Message = {"type": "http.response.start", "status": 204, "headers": []}
+_EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
+_RATE_LIMITED_BODY = b'{"error":"rate_limited","detail":"injected by the mock"}'
 
-    ``control_token`` opens ``/_mock/*`` (see ``auth.ControlAccess``); a request body over
-    ``max_body_bytes`` is answered 413 while it streams in, never read whole.
+
+async def _send_json(
+    send: Send, status: int, body: bytes, extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """The answer Starlette's ``Response`` gives: its headers, Content-Length, Content-Type."""
+    headers = [*extra_headers, (b"content-length", b"%d" % len(body)), _JSON_CONTENT_TYPE]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_problem(send: Send, status: int, error: str, detail: str, **extra: Any) -> None:
+    await _send_json(send, status, orjson.dumps({"error": error, "detail": detail, **extra}))
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client disconnected before its end."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _authorization(scope: Scope) -> str | None:
+    """The first Authorization header, as Starlette's ``request.headers.get`` reads it."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+class EnqueueEndpoint:
+    """``POST /cs/v1/content_creation/conversations/enqueue`` as a bare ASGI app.
+
+    Starlette's request and response objects, router and middleware cost about a quarter of the
+    mock's CPU per enqueue (py-spy, benchmarks/RESULTS-mock.md); the answers are the same
+    bytes: 204, or the 400/401/422/429/503 problems.
     """
-    state = MockState(config, tokens, control_token)
 
-    async def enqueue(request: Request) -> Response:
+    def __init__(self, state: MockState) -> None:
+        self._state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self._state
         ledger = state.ledger
         ledger.enqueues_received += 1
-        project_id = state.tokens.project_for(request.headers.get("authorization"))
+        project_id = state.tokens.project_for(_authorization(scope))
         if project_id is None:
             ledger.enqueues_rejected[401] += 1
-            return _problem(
-                401, "unauthorized", "Send 'Authorization: Bearer <access key>' with a known key."
+            await _send_problem(
+                send,
+                401,
+                "unauthorized",
+                "Send 'Authorization: Bearer <access key>' with a known key.",
             )
+            return
         cfg = state.config
         faults = cfg.faults
         if faults.enqueue_429_rate and state.rng.random() < faults.enqueue_429_rate:
             ledger.enqueues_rejected[429] += 1
-            return Response(
-                b'{"error":"rate_limited","detail":"injected by the mock"}',
-                status_code=429,
-                headers={"Retry-After": str(faults.retry_after_s)},
-                media_type="application/json",
-            )
+            retry_after = (b"retry-after", str(faults.retry_after_s).encode("latin-1"))
+            await _send_json(send, 429, _RATE_LIMITED_BODY, (retry_after,))
+            return
         if faults.enqueue_5xx_rate and state.rng.random() < faults.enqueue_5xx_rate:
             ledger.enqueues_rejected[503] += 1
-            return _problem(503, "unavailable", "Injected by the mock (faults.enqueue_5xx_rate).")
-        raw = await request.body()  # past max_body_bytes: BodyLimit answers 413
+            await _send_problem(
+                send, 503, "unavailable", "Injected by the mock (faults.enqueue_5xx_rate)."
+            )
+            return
+        # Past max_body_bytes, BodyLimit's receive raises and BodyLimit answers 413.
+        raw = await _read_body(receive)
+        if raw is None:
+            return  # the client left mid-body: nobody to answer
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
             ledger.enqueues_rejected[400] += 1
-            return _problem(400, "bad_request", "The body must be a JSON object.")
+            await _send_problem(send, 400, "bad_request", "The body must be a JSON object.")
+            return
         try:
             enqueue_request = EnqueueRequest.model_validate(payload)
         except ValidationError as exc:
             ledger.enqueues_rejected[422] += 1
             errors = describe_validation_errors(exc.errors())
-            return _problem(
-                422, "invalid_request", f"{len(errors)} invalid field(s).", errors=errors
+            await _send_problem(
+                send, 422, "invalid_request", f"{len(errors)} invalid field(s).", errors=errors
             )
+            return
         rules = cfg.behaviour
         rejected = [
             {"field": v.field, "value": "", "problem": v.problem}
@@ -181,15 +227,57 @@ def create_mock_app(
         ]
         if rejected:
             ledger.enqueues_rejected[422] += 1
-            return _problem(
-                422, "invalid_request", f"{len(rejected)} invalid field(s).", errors=rejected
+            await _send_problem(
+                send,
+                422,
+                "invalid_request",
+                f"{len(rejected)} invalid field(s).",
+                errors=rejected,
             )
+            return
         if faults.enqueue_added_latency_s is not None:
             await asyncio.sleep(faults.enqueue_added_latency_s.sample_s(state.rng))
         ledger.enqueues_accepted += 1
         assert state.engine is not None
         state.engine.submit(project_id, enqueue_request)
-        return Response(status_code=204)
+        await send(_NO_CONTENT)
+        await send(_EMPTY_BODY)
+
+
+class _MockApp(Starlette):
+    """Starlette, but an enqueue POST with a Content-Length within the limit goes straight to
+    ``EnqueueEndpoint``: no middleware would act on it (BodyLimit only refuses bodies that
+    declare more than the limit or stream without a length), and routing it is a fixed path."""
+
+    def __init__(self, *, enqueue: EnqueueEndpoint, max_body_bytes: int, **starlette: Any) -> None:
+        super().__init__(**starlette)
+        self._enqueue = enqueue
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == ENQUEUE_PATH:
+            declared_bytes = declared_body_bytes(scope)
+            if declared_bytes is not None and declared_bytes <= self._max_body_bytes:
+                await self._enqueue(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_mock_app(
+    config: MockConfig,
+    tokens: list[str],
+    *,
+    control_token: str | None = None,
+    max_body_bytes: int = MIB,
+) -> Starlette:
+    """The mock as an ASGI app; ``tokens`` are the accepted bearer access keys.
+
+    ``control_token`` opens ``/_mock/*`` (see ``auth.ControlAccess``); a request body over
+    ``max_body_bytes`` is answered 413 while it streams in, never read whole.
+    """
+    state = MockState(config, tokens, control_token)
+
+    enqueue = EnqueueEndpoint(state)
 
     def _control_refusal(request: Request) -> Response | None:
         if state.control.allows(request.headers.get("authorization")):
@@ -248,8 +336,11 @@ def create_mock_app(
         finally:
             await state.stop()
 
-    app = Starlette(
+    app = _MockApp(
+        enqueue=enqueue,
+        max_body_bytes=max_body_bytes,
         routes=[
+            # Chunked bodies and over-long declared ones come this way (BodyLimit counts them).
             Route(ENQUEUE_PATH, enqueue, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),

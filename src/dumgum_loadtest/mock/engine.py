@@ -209,7 +209,8 @@ class Engine:
 
     async def _fetch(self, pair: Pair, request: EnqueueRequest) -> HistorySummary:
         endpoints = self.config.endpoints
-        profile_calls = []
+        loop = asyncio.get_running_loop()
+        profile_calls: list[asyncio.Task[None]] = []
         for profile_id, version in (
             (request.userProfileId, request.userProfileVersion),
             (request.personaProfileId, request.personaProfileVersion),
@@ -217,18 +218,17 @@ class Engine:
             if self._profiles.needs_fetch(profile_id, version):
                 # Hold the requested version at once so concurrent enqueues fetch only once.
                 self._profiles.put(profile_id, ProfileInfo(version))
-                profile_calls.append(self._fetch_profile(profile_id, version))
-        history_call = self._customer.chat_history(
+                profile_calls.append(loop.create_task(self._fetch_profile(profile_id, version)))
+        # Chat history runs in this task, concurrently with the profile tasks: no gather and
+        # no task of its own (each costs the event loop a few callbacks per enqueue).
+        summary = await self._customer.chat_history(
             endpoints.chat_history_url,
             pair.user_id,
             pair.persona_id,
             pair.newest_message_ns if pair.has_history else None,
         )
-        if profile_calls:
-            summary = (await asyncio.gather(history_call, *profile_calls))[0]
-            assert isinstance(summary, HistorySummary)
-        else:  # the usual case once profiles are cached: no gather, no extra task
-            summary = await history_call
+        for profile_call in profile_calls:
+            await profile_call
         if summary.newest_ns is not None:
             pair.has_history = True
             if pair.newest_message_ns is None or summary.newest_ns > pair.newest_message_ns:
@@ -260,10 +260,13 @@ class Engine:
         echoed = batch[0] if cfg.buffer.merged_tags is MergedTags.FIRST else latest
         request = latest.request
         params = request.params
-        summaries = await asyncio.gather(*(p.fetch for p in batch), return_exceptions=True)
-        shared_urls = [
-            url for s in summaries if isinstance(s, HistorySummary) for url in s.shared_picture_urls
-        ]
+        shared_urls: list[str] = []
+        for pending in batch:
+            try:
+                summary = await pending.fetch
+            except Exception:  # a failed fetch only means no shared pictures
+                continue
+            shared_urls.extend(summary.shared_picture_urls)
         loop_now = loop.time()
         if pair.stopped_until > loop_now or pair.paused_until > loop_now:
             # A stop or pause that began while this burst was buffered.
