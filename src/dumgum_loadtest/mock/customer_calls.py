@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +130,16 @@ class CustomerClient:
             return None
 
 
+_NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote_plus leaves as it is
+
+
 def _query(params: dict[str, str]) -> str:
     """``urlencode(params)`` for string values under literal keys, without its type checks
-    and per-key quoting (a tenth of the customer-call path outside aiohttp, by cProfile)."""
-    return "&".join([f"{key}={quote_plus(value)}" for key, value in params.items()])
+    and per-key quoting (a tenth of the customer-call path outside aiohttp, by cProfile);
+    the usual ids need no quoting at all, and a regex says so faster than ``quote_plus``."""
+    return "&".join(
+        [
+            f"{key}={value if _NEEDS_NO_QUOTING.fullmatch(value) else quote_plus(value)}"
+            for key, value in params.items()
+        ]
+    )

@@ -82,7 +82,6 @@ class _Connection(asyncio.Protocol):
         self._chunks: list[bytes] = []
         self._body_bytes = 0
         self._status = 0
-        self._headers_done = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -107,7 +106,6 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
         self.keep_alive = self._parser.should_keep_alive()
-        self._headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -142,7 +140,6 @@ class _Connection(asyncio.Protocol):
             raise OutboundError("connection not open")
         self._chunks = []
         self._body_bytes = 0
-        self._headers_done = False
         self.keep_alive = False
         waiter = loop.create_future()
         self._waiter = waiter
@@ -193,16 +190,18 @@ class _Slots:
             return
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
+        timer = loop.call_at(deadline, _time_out, waiter)
         try:
-            async with asyncio.timeout_at(deadline):
-                await waiter
+            await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self.release()  # granted as the wait ended: pass it on
             else:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
             raise
+        finally:
+            timer.cancel()
 
     def release(self) -> None:
         while self._waiters:
@@ -211,6 +210,11 @@ class _Slots:
                 waiter.set_result(None)  # the slot passes to the waiter as it is
                 return
         self._free += 1
+
+
+def _time_out(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _encode_headers(headers: dict[str, str]) -> bytes:
@@ -330,7 +334,7 @@ class FastHttpClient:
             )
             origin = _Origin(parsed.raw_host, port, host_header.encode("ascii"))
             known = self._origins[base] = (origin, parsed.raw_path or "/")
-        if _UNSAFE_IN_TARGET.intersection(query):
+        if " " in query or "\r" in query or "\n" in query or "\t" in query:  # _UNSAFE_IN_TARGET
             raise OutboundError(f"unquoted query in {url!r}")
         origin, path = known
         return origin, f"{path}{question}{query}"
