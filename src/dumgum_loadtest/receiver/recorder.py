@@ -1,5 +1,8 @@
 """Append-only JSONL shards: one line per event or call, handed to the OS before the answer.
 
+Events that arrive in the same turn of the event loop share one ``write(2)``
+(``JsonlShard.append_batched``), and none is answered before that write returned.
+
 Each process writes its own ``events-<host>-<pid>.jsonl`` and ``calls-<host>-<pid>.jsonl``,
 so several receiver processes share one directory, on one machine or from several (pods of a
 Deployment on one shared volume: their pids are all alike, their host names are not), and
@@ -8,6 +11,7 @@ analysis merges the shards.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
@@ -32,12 +36,12 @@ def shard_writer_id() -> str:
 
 
 class JsonlShard:
-    """One append-only file; every record is a single ``os.write`` of a whole line.
+    """One append-only file of whole lines, each written by a single ``os.write``.
 
-    ``O_APPEND`` plus one write per record means a record is either in the file whole or not
-    at all, and it is in the OS (safe from a crash of this process) once ``append`` returns.
-    The file is named when first opened, so it carries the host name and pid of the process
-    that writes it (``shard_writer_id``).
+    ``O_APPEND`` plus whole lines per write means a record is either in the file whole or
+    not at all, and it is in the OS (safe from a crash of this process) once ``append``
+    returns, or ``append_batched`` resumes. The file is named when first opened, so it carries
+    the host name and pid of the process that writes it (``shard_writer_id``).
     """
 
     def __init__(self, out_dir: Path, stem: str, *, fsync: bool = False) -> None:
@@ -47,7 +51,11 @@ class JsonlShard:
         self.path: Path | None = None
         self.bytes_written = 0
         self.records = 0
+        self.writes = 0  # write(2) calls that ended a batch or a record
         self._fd: int | None = None
+        self._may_end_mid_line = False  # a write failed: the file may end with part of a line
+        self._batch: list[bytes] = []  # lines waiting for the end of this loop turn
+        self._batch_written: asyncio.Future[None] | None = None
 
     def open(self) -> Path:
         """Create the directory and the file if needed; idempotent. Returns the file's path."""
@@ -65,7 +73,7 @@ class JsonlShard:
 
     @staticmethod
     def _start_on_fresh_line(fd: int) -> None:
-        """End a half-written last line left by a process killed mid-write.
+        """End a half-written last line, left by a process killed mid-write or a failed write.
 
         The file name carries the host name and pid, and a restarted receiver can have both
         the same (PID 1 in a restarted container of the same pod): without this its first
@@ -77,17 +85,56 @@ class JsonlShard:
             os.write(fd, b"\n")
 
     def append(self, line: bytes) -> None:
-        """Append one record; ``line`` must be one JSON document ending with a newline."""
+        """Append one record now; ``line`` must be one JSON document ending with a newline."""
+        self._write(line, 1)
+
+    async def append_batched(self, line: bytes) -> None:
+        """Append one record together with every other appended in this turn of the loop.
+
+        The lines of one turn go out in one ``write(2)`` once the turn's ready callbacks
+        ran; each appender resumes only after that write returned, so its record is then in
+        the file exactly as after ``append``. If the write fails, every appender of the batch
+        gets its ``OSError`` (and answers no 2xx).
+        """
+        written = self._batch_written
+        if written is None:
+            loop = asyncio.get_running_loop()
+            written = self._batch_written = loop.create_future()
+            loop.call_soon(self._write_batch)
+        self._batch.append(line)
+        await written
+
+    def _write_batch(self) -> None:
+        lines, written = self._batch, self._batch_written
+        self._batch, self._batch_written = [], None
+        assert written is not None  # set with the batch's first line
+        try:
+            self._write(lines[0] if len(lines) == 1 else b"".join(lines), len(lines))
+        except OSError as exc:
+            written.set_exception(exc)
+        else:
+            written.set_result(None)
+
+    def _write(self, data: bytes, records: int) -> None:
         fd = self._fd if self._fd is not None else self._open_fd()
-        written = os.write(fd, line)
-        if written != len(line):
-            # Only a full disk or a signal cuts a regular-file write short: finish the line
-            # rather than leave half a record (the file is ours alone, so nothing interleaves).
-            self._write_rest(fd, line, written)
-        if self.fsync:
-            os.fdatasync(fd)
-        self.bytes_written += len(line)
-        self.records += 1
+        try:
+            if self._may_end_mid_line:
+                # What an earlier failed write left must not glue onto the next record.
+                self._start_on_fresh_line(fd)
+                self._may_end_mid_line = False
+            written = os.write(fd, data)
+            if written != len(data):
+                # Only a full disk or a signal cuts a regular-file write short: finish the
+                # lines rather than leave half a record (the file is ours alone).
+                self._write_rest(fd, data, written)
+            if self.fsync:
+                os.fdatasync(fd)
+        except OSError:
+            self._may_end_mid_line = True
+            raise
+        self.bytes_written += len(data)
+        self.records += records
+        self.writes += 1
 
     @staticmethod
     def _write_rest(fd: int, line: bytes, written: int) -> None:
