@@ -272,8 +272,6 @@ class _Receiver:
                 **self.state.stats(),
                 "state_failures": self.state_failures,
                 "bytes_written": {"events": events.bytes_written, "calls": calls.bytes_written},
-                # Events received together share a write: records / writes is the mean batch.
-                "writes": {"events": events.writes, "calls": calls.writes},
                 "files": {"events": str(events.path), "calls": str(calls.path)},
                 "loop_lag_ms": self.loop_lag.snapshot_ms(),
             },

@@ -56,8 +56,7 @@ class EventEndpoint:
 
     Valid JSON is answered 204 and embedded verbatim in the record; anything else is answered
     400 and kept as a string. The record is written before the answer, so a 2xx always means
-    the event is in the file. Valid events of one loop turn share one write
-    (``JsonlShard.append_batched``); if it fails, none of them is answered 2xx (the server
+    the event is in the file; if the write fails, the event is answered no 2xx (the server
     answers 500).
     """
 
@@ -92,8 +91,7 @@ class EventEndpoint:
             error = {"error": f"the body is not valid JSON ({exc}); send one JSON event object"}
             await send_response(send, 400, orjson.dumps(error))
             return
-        # Written with the other events of this loop turn; resumes once in the file.
-        await self._shard.append_batched(event_line(recv_ns, self._endpoint_bytes, 204, body))
+        self._shard.append(event_line(recv_ns, self._endpoint_bytes, 204, body))
         name = document.get("event") if isinstance(document, dict) else None
         if not isinstance(name, str):
             name = NO_EVENT_NAME

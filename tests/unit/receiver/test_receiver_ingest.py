@@ -133,7 +133,7 @@ def call_together(
     return asyncio.run(all_of_them())
 
 
-def test_events_that_arrive_together_share_one_write_and_each_204_follows_it(
+def test_events_that_arrive_together_are_each_on_disk_before_their_204(
     shard: JsonlShard,
 ) -> None:
     endpoint = EventEndpoint("incoming", shard, Counter())
@@ -146,10 +146,9 @@ def test_events_that_arrive_together_share_one_write_and_each_204_follows_it(
         on_disk = [orjson.loads(line)["body"] for line in start["lines_on_disk"]]
         assert orjson.loads(event) in on_disk  # its own record was there before its 204
     assert shard.records == 8
-    assert shard.writes == 1  # one write(2) for the 8
 
 
-def test_a_failed_write_answers_none_of_its_batch_and_the_next_records_stay_readable(
+def test_failed_writes_answer_no_2xx_and_the_next_records_stay_readable(
     shard: JsonlShard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_write = os.write
@@ -177,6 +176,6 @@ def test_a_failed_write_answers_none_of_its_batch_and_the_next_records_stay_read
     for line in shard.path.read_bytes().splitlines():
         with contextlib.suppress(orjson.JSONDecodeError):
             readable.append(orjson.loads(line)["body"]["data"]["answer"]["id"])
-    # Every acknowledged event is whole on its own line; the torn batch never glued onto it.
+    # Every acknowledged event is whole on its own line: none glued onto the torn one.
     assert readable[-3:] == ["answer_10", "answer_11", "answer_12"]
-    assert "answer_3" not in readable  # the second half of the failed batch never got in
+    assert "answer_3" not in readable  # refused by the full disk
