@@ -195,6 +195,19 @@ def test_an_idle_keep_alive_connection_is_closed(impatient_receiver: Receiver) -
     assert closed_by_server(sock).startswith(b"HTTP/1.1 200")  # answered, then let go
 
 
+def test_pipelined_requests_are_all_answered_then_the_idle_connection_is_closed(
+    impatient_receiver: Receiver,
+) -> None:
+    sock = impatient_receiver.connect()
+    request = b"POST /incoming HTTP/1.1\r\nHost: receiver\r\nContent-Length: %d\r\n\r\n" % len(
+        EVENT
+    )
+    sock.sendall((request + EVENT) * 3)  # three requests in one packet
+    sock.settimeout(8)  # closed after the 1 s keep-alive, well before this
+    assert closed_by_server(sock).count(b"HTTP/1.1 204") == 3
+    assert impatient_receiver.recorded_bytes() > 0
+
+
 def test_an_oversized_request_head_is_answered_431(receiver: Receiver) -> None:
     sock = receiver.connect()
     sock.sendall(b"GET /health HTTP/1.1\r\nHost: receiver\r\n")
