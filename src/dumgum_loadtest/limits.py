@@ -155,27 +155,52 @@ _HEADERS_TOO_LARGE = (
 
 
 class _GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with header and body deadlines and a header size cap."""
+    """uvicorn's httptools protocol with header and body deadlines and a header size cap.
+
+    A deadline is a number (``_deadline_at``, loop time) that each stage of a request moves:
+    the head, the body, and the idle wait for the next request on a kept-alive connection
+    (uvicorn's ``timeout_keep_alive``). One timer per connection checks it when it fires and,
+    if the deadline moved later, waits again. A timer armed and cancelled per stage, as
+    before, cost about 1.8 µs of CPU each (three per request); moving a number costs one
+    ``loop.time()``. A connection is still closed within a few ms of its deadline.
+    """
 
     limits: ServerLimits = ServerLimits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_at: float | None = None  # loop time the current stage must end by
+        self._timer: asyncio.TimerHandle | None = None  # the one check pending, if any
+        self._timer_at = 0.0  # loop time that check fires at
         self._awaiting_headers = True
         self._header_bytes = 0
+        self._idle = False  # answered, waiting for the next request (keep-alive)
 
     def _arm(self, delay_s: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(delay_s, self._deadline_passed)
+        deadline_at = self.loop.time() + delay_s
+        self._deadline_at = deadline_at
+        if self._timer is None or self._timer_at > deadline_at:
+            self._check_at(deadline_at)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        # The pending check, if any, fires later and finds no deadline.
+        self._deadline_at = None
 
-    def _deadline_passed(self) -> None:
-        self._deadline = None
+    def _check_at(self, when_s: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when_s
+        self._timer = self.loop.call_at(when_s, self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        deadline_at = self._deadline_at
+        if deadline_at is None:
+            return  # no stage pending: the next one to start schedules a check
+        if self.loop.time() < deadline_at:
+            self._check_at(deadline_at)  # the deadline moved on since this check was set
+            return
+        self._deadline_at = None
         # Too slow: the client gets no answer (the app, if running, sees a disconnect).
         if not self.transport.is_closing():
             self.transport.close()
@@ -187,7 +212,31 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
+
+    def _unset_keepalive_if_required(self) -> None:
+        # uvicorn calls this when data arrives: the idle wait is over.
+        if self._idle:
+            self._idle = False
+            self._disarm()
+        super()._unset_keepalive_if_required()  # no timer of uvicorn's is ever set
+
+    def on_response_complete(self) -> None:
+        # uvicorn 0.54's, except that the idle wait moves the deadline instead of arming a
+        # timer of its own for every request.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:  # a request that came in while this one was answered
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._deadline_at is None:  # else the next request's head has a deadline already
+            self._idle = True
+            self._arm(self.timeout_keep_alive)
 
     def data_received(self, data: bytes) -> None:
         counting = self._awaiting_headers
@@ -205,7 +254,7 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._awaiting_headers = True
         self._header_bytes = 0
-        if self._deadline is None:
+        if self._deadline_at is None:  # else the deadline from connecting still runs
             self._arm(self.limits.header_timeout_s)
 
     def on_headers_complete(self) -> None:

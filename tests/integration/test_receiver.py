@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +17,11 @@ import pytest
 from pydantic import TypeAdapter
 
 from dumgum_loadtest.clock import iso_from_ns, now_ns
+from dumgum_loadtest.processes import ManagedProcess, cli_command, wait_healthy
 from dumgum_loadtest.receiver import ReceiverSettings, create_receiver_app
 from dumgum_loadtest.schema.customer import ChatHistoryResponse, ProfileResponse
 from dumgum_loadtest.schema.events import WebhookEvent
-from dumgum_loadtest.serving import BackgroundServer
+from dumgum_loadtest.serving import BackgroundServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +222,53 @@ def test_webhook_paths_take_only_posts(client: httpx.Client, out_dir: Path) -> N
     assert client.get("/incoming").status_code == 405
     assert client.put("/memory", content=b"{}").status_code == 405
     assert records(out_dir, "events") == []
+
+
+def test_no_acknowledged_event_is_lost_when_the_receiver_is_killed_under_load(
+    tmp_path: Path,
+) -> None:
+    # Many events in flight at once (so they share writes), then kill -9 mid-stream: every
+    # event answered 204 must be whole in the shard, whatever was in flight at the kill.
+    port = free_port()
+    out = tmp_path / "raw"
+    process = ManagedProcess(
+        "receiver",
+        cli_command("receiver", "--port", str(port), "--out", str(out)),
+        tmp_path / "receiver.log",
+    ).start()
+    url = f"http://127.0.0.1:{port}/incoming"
+    acknowledged: set[str] = set()
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{port}/health")
+
+        async def post_until_killed(client: httpx.AsyncClient, worker: int) -> None:
+            for n in itertools.count():
+                answer_id = f"answer_{worker}_{n}"
+                body = orjson.dumps(answer_created(answer_id, now_ns()))
+                try:
+                    response = await client.post(url, content=body)
+                except httpx.TransportError:
+                    return  # the receiver is gone
+                if response.status_code == 204:
+                    acknowledged.add(answer_id)
+
+        async def load_then_kill() -> None:
+            limits = httpx.Limits(max_connections=32)
+            async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+                workers = [
+                    asyncio.create_task(post_until_killed(client, worker)) for worker in range(32)
+                ]
+                await asyncio.sleep(1.5)
+                assert process.pid is not None
+                os.kill(process.pid, signal.SIGKILL)
+                await asyncio.wait_for(asyncio.gather(*workers), timeout=30)
+
+        asyncio.run(load_then_kill())
+    finally:
+        process.stop()
+    recorded: set[str] = set()
+    for line in next(out.glob("events-*.jsonl")).read_bytes().splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError):  # a line torn by the kill
+            recorded.add(orjson.loads(line)["body"]["data"]["answer"]["id"])
+    assert len(acknowledged) > 100  # the load did run
+    assert acknowledged <= recorded

@@ -165,10 +165,47 @@ def test_a_body_that_stops_halfway_is_cut_off(impatient_receiver: Receiver) -> N
     assert b"204" not in closed_by_server(sock)
 
 
+@pytest.fixture
+def patient_body_receiver(tmp_path: Path) -> Iterator[Receiver]:
+    yield from start_receiver(tmp_path, "--header-timeout-s", "1", "--body-timeout-s", "20")
+
+
+def test_a_stalled_head_is_cut_off_at_the_header_deadline_after_a_slow_body(
+    patient_body_receiver: Receiver,
+) -> None:
+    # A head allowed 1 s, a body 20 s: after a body that took its time on one connection,
+    # the next request's stalled head must still be cut off after about 1 s, not 20.
+    sock = patient_body_receiver.connect()
+    sock.sendall(b"POST /incoming HTTP/1.1\r\nHost: receiver\r\n")
+    sock.sendall(b"Content-Length: %d\r\n\r\n" % len(EVENT))
+    time.sleep(1.5)  # past the head's deadline, well within the body's
+    sock.sendall(EVENT)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 204")
+    sock.sendall(b"POST /incoming HTTP/1.1\r\nHost: receiver\r\n")  # and never the rest
+    sock.settimeout(8)  # closed_by_server fails if the connection outlives this
+    assert closed_by_server(sock) == b""
+
+
 def test_an_idle_keep_alive_connection_is_closed(impatient_receiver: Receiver) -> None:
     sock = impatient_receiver.connect()
     sock.sendall(b"GET /health HTTP/1.1\r\nHost: receiver\r\n\r\n")
     assert closed_by_server(sock).startswith(b"HTTP/1.1 200")  # answered, then let go
+
+
+def test_pipelined_requests_are_all_answered_then_the_idle_connection_is_closed(
+    impatient_receiver: Receiver,
+) -> None:
+    sock = impatient_receiver.connect()
+    request = b"POST /incoming HTTP/1.1\r\nHost: receiver\r\nContent-Length: %d\r\n\r\n" % len(
+        EVENT
+    )
+    sock.sendall((request + EVENT) * 3)  # three requests in one packet
+    sock.settimeout(8)  # closed after the 1 s keep-alive, well before this
+    assert closed_by_server(sock).count(b"HTTP/1.1 204") == 3
+    assert impatient_receiver.recorded_bytes() > 0
 
 
 def test_an_oversized_request_head_is_answered_431(receiver: Receiver) -> None:

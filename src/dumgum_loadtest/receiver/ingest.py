@@ -56,7 +56,8 @@ class EventEndpoint:
 
     Valid JSON is answered 204 and embedded verbatim in the record; anything else is answered
     400 and kept as a string. The record is written before the answer, so a 2xx always means
-    the event is in the file.
+    the event is in the file; if the write fails, the event is answered no 2xx (the server
+    answers 500).
     """
 
     def __init__(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -98,3 +101,81 @@ def test_json_without_an_event_name_is_counted_apart(shard: JsonlShard, document
     start, _ = call(EventEndpoint("incoming", shard, counts), [body(orjson.dumps(document))], shard)
     assert start["status"] == 204
     assert counts == Counter({NO_EVENT_NAME: 1})
+
+
+def answer(n: int) -> bytes:
+    return orjson.dumps({"event": "answer.created", "data": {"answer": {"id": f"answer_{n}"}}})
+
+
+def call_together(
+    endpoint: EventEndpoint, bodies: list[bytes], shard: JsonlShard
+) -> list[list[Message] | BaseException]:
+    """Start one request per body in the same loop turn, as a server does for requests that
+    arrived together; each message sent is stored with the lines on disk at that moment."""
+
+    async def one(event: bytes) -> list[Message]:
+        sent: list[Message] = []
+        inbox = [body(event)]
+
+        async def receive() -> Message:
+            return inbox.pop(0)
+
+        async def send(message: Message) -> None:
+            assert shard.path is not None
+            sent.append({**message, "lines_on_disk": shard.path.read_bytes().splitlines()})
+
+        await endpoint(SCOPE, receive, send)
+        return sent
+
+    async def all_of_them() -> list[list[Message] | BaseException]:
+        return await asyncio.gather(*(one(event) for event in bodies), return_exceptions=True)
+
+    return asyncio.run(all_of_them())
+
+
+def test_events_that_arrive_together_are_each_on_disk_before_their_204(
+    shard: JsonlShard,
+) -> None:
+    endpoint = EventEndpoint("incoming", shard, Counter())
+    bodies = [answer(n) for n in range(8)]
+    results = call_together(endpoint, bodies, shard)
+    for event, sent in zip(bodies, results, strict=True):
+        assert not isinstance(sent, BaseException)
+        start, _ = sent
+        assert start["status"] == 204
+        on_disk = [orjson.loads(line)["body"] for line in start["lines_on_disk"]]
+        assert orjson.loads(event) in on_disk  # its own record was there before its 204
+    assert shard.records == 8
+
+
+def test_failed_writes_answer_no_2xx_and_the_next_records_stay_readable(
+    shard: JsonlShard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = 0
+
+    def disk_full_halfway(fd: int, data: bytes | memoryview) -> int:
+        # The first call writes part of what it was given, ending mid-line, and the next
+        # fails: a disk that fills up.
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return real_write(fd, bytes(data)[: len(data) // 2 + 7])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full_halfway)
+    endpoint = EventEndpoint("incoming", shard, Counter())
+    failed = call_together(endpoint, [answer(n) for n in range(4)], shard)
+    # No answer at all from the endpoint: the server turns the error into a 500 for each.
+    assert [type(result) for result in failed] == [OSError] * 4
+    monkeypatch.setattr(os, "write", real_write)
+    later = call_together(endpoint, [answer(n) for n in range(10, 13)], shard)
+    assert all(not isinstance(sent, BaseException) and sent[0]["status"] == 204 for sent in later)
+    assert shard.path is not None
+    readable = []
+    for line in shard.path.read_bytes().splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError):
+            readable.append(orjson.loads(line)["body"]["data"]["answer"]["id"])
+    # Every acknowledged event is whole on its own line: none glued onto the torn one.
+    assert readable[-3:] == ["answer_10", "answer_11", "answer_12"]
+    assert "answer_3" not in readable  # refused by the full disk
