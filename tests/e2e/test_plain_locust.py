@@ -126,7 +126,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         receiver = subprocess.Popen(
             [CLI, "receiver", "--port", str(receiver_port), "--out", str(run_dir / "raw")],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(tmp_path / "receiver.log").open("w"),  # kept for a failure's diagnosis
             text=True,
         )
         started.append(receiver)
@@ -149,7 +149,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
                 f"{receiver_url}/memory",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(tmp_path / "mock.log").open("w"),
             text=True,
         )
         started.append(mock)
