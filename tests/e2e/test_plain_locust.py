@@ -7,6 +7,7 @@ URLs filled in), against a mock and a receiver started here on loopback, the way
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -122,11 +123,12 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     receiver_port, mock_port = free_port(), free_port()
     receiver_url = f"http://127.0.0.1:{receiver_port}"
     started: list[subprocess.Popen[str]] = []
+    logs = contextlib.ExitStack()  # the servers' stderr, kept for a failure's diagnosis
     try:
         receiver = subprocess.Popen(
             [CLI, "receiver", "--port", str(receiver_port), "--out", str(run_dir / "raw")],
             stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "receiver.log").open("w"),  # kept for a failure's diagnosis
+            stderr=logs.enter_context((tmp_path / "receiver.log").open("w")),
             text=True,
         )
         started.append(receiver)
@@ -149,7 +151,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
                 f"{receiver_url}/memory",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "mock.log").open("w"),
+            stderr=logs.enter_context((tmp_path / "mock.log").open("w")),
             text=True,
         )
         started.append(mock)
@@ -159,6 +161,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     finally:
         for process in reversed(started):
             stop(process)
+        logs.close()
 
 
 def locust_env() -> dict[str, str]:
