@@ -195,9 +195,13 @@ def test_readme_command_headless_sends_the_open_model_and_report_reads_the_direc
         timeout=120,
         check=False,
     )
-    assert report.returncode == 0, report.stdout + report.stderr
+    # Exit 1 is a verdict, not an error: in a 5 s run, one burst queued behind a reply that
+    # carries a guardrail stop is silenced (as DumGum does), counts at its deadline, and can
+    # take smoke's p99 objective past 3 s. The report must read the directory either way.
+    assert report.returncode in (0, 1), report.stdout + report.stderr
     assert "Traceback" not in report.stderr
     summary = json.loads((servers.run_dir / "summary.json").read_text())
+    assert summary["passed"] is (report.returncode == 0), report.stdout
     assert summary["run_id"] == "plain-headless"
     assert summary["scenario"] == "smoke"
     assert summary["status"] == "completed"
