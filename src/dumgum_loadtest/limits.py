@@ -57,6 +57,22 @@ def declared_body_bytes(scope: Scope) -> int | None:
     return None
 
 
+async def read_body(receive: Receive, first: Message | None = None) -> tuple[bytes, bool]:
+    """The whole request body (starting with ``first`` when already received), and False
+    when the client disconnected before its end."""
+    chunks: list[bytes] = []
+    message = first
+    while True:
+        if message is None:
+            message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), True
+        message = None
+
+
 def _too_large_response(limit_bytes: int) -> tuple[Message, Message]:
     body = orjson.dumps(
         {

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from dumgum_loadtest.errors import ConfigError, describe_validation_errors
-from dumgum_loadtest.limits import MIB, BodyLimit, declared_body_bytes
+from dumgum_loadtest.limits import MIB, BodyLimit, declared_body_bytes, read_body
 from dumgum_loadtest.looplag import LoopLagMonitor
 from dumgum_loadtest.mock.auth import ControlAccess, TokenRegistry
 from dumgum_loadtest.mock.config import MockConfig
@@ -133,18 +133,6 @@ async def _send_problem(send: Send, status: int, error: str, detail: str, **extr
     await _send_json(send, status, orjson.dumps({"error": error, "detail": detail, **extra}))
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole request body; None when the client disconnected before its end."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 def _authorization(scope: Scope) -> str | None:
     """The first Authorization header, as Starlette's ``request.headers.get`` reads it."""
     for name, value in scope["headers"]:
@@ -192,8 +180,8 @@ class EnqueueEndpoint:
             )
             return
         # Past max_body_bytes, BodyLimit's receive raises and BodyLimit answers 413.
-        raw = await _read_body(receive)
-        if raw is None:
+        raw, complete = await read_body(receive)
+        if not complete:
             return  # the client left mid-body: nobody to answer
         try:
             payload = orjson.loads(raw)

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dumgum_loadtest.clock import now_ns
+from dumgum_loadtest.limits import read_body
 from dumgum_loadtest.receiver.recorder import JsonlShard, event_line, invalid_event_line
 
 NO_EVENT_NAME = "(none)"
@@ -25,22 +26,6 @@ CLIENT_CLOSED_STATUS = 499
 
 EventHook = Callable[[str, Any, int], Awaitable[None]]
 """Awaited after a valid event was recorded, before its answer: (event name, body, recv_ns)."""
-
-
-async def read_body(receive: Receive, first: Message | None = None) -> tuple[bytes, bool]:
-    """The whole request body (starting with ``first`` when already received), and False
-    when the client disconnected before its end."""
-    chunks: list[bytes] = []
-    message = first
-    while True:
-        if message is None:
-            message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), True
-        message = None
 
 
 async def send_response(
