@@ -2,7 +2,8 @@
 
 The POSTs go through ``http_client`` (its lean client for ``http://``, aiohttp otherwise): the
 mock must not measure its own client. Not httpx: its pool delivered 0.3-1.6 k POSTs/s under
-concurrency against aiohttp's 11-14 k (measured on this project's 2-core machine before the mock was written).
+concurrency against aiohttp's 11-14 k (measured on this project's 2-core machine before the
+mock was written).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The webhook endpoints' hot path: record the raw body, then answer, as a bare ASGI app.
 
 Starlette's routing, request and response objects cost about a third of the throughput on
-this path (measured on this project's 2-core machine), so POSTs to the webhook paths bypass them through
-``WebhookFastPath``; only ``orjson`` touches the body.
+this path (measured on this project's 2-core machine), so POSTs to the webhook paths bypass
+them through ``WebhookFastPath``; only ``orjson`` touches the body.
 """
 
 from __future__ import annotations
