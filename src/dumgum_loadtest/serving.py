@@ -54,9 +54,8 @@ def uvicorn_config(
     limits: ServerLimits | None = None,
 ) -> uvicorn.Config:
     """The settings measured fastest on this project's 2-core machine: uvloop, httptools, no
-    access log,
-    no ``server`` header (one header less to validate and write on every answer), with
-    deadlines on headers and bodies (``limits.guarded_protocol``).
+    access log, no ``server`` header (one header less to validate and write on every answer),
+    with deadlines on headers and bodies (``limits.guarded_protocol``).
 
     Proxy headers stay on: they make a request relayed by a local proxy or tunnel count as
     its real client, which the receiver's loopback-only control API relies on."""
