@@ -10,7 +10,12 @@ produced exactly one answer.created line in the receiver's files. A bare 204 ASG
 uvicorn, on the same core and driven by the same generator, is the reference ceiling.
 
     python benchmarks/bench_mock.py [--rates 500,750,1000,1500,2000,2500,3000] [--step-s 10]
-        [--mock-cli OTHER_TREE/dumgum-loadtest] [--mock-processes 2 --mock-cores 1,0]
+        [--mock-cli OTHER_TREE/dumgum-loadtest] [--mock-processes 2 --mock-cores 1,0] [--floor]
+
+With ``--floor`` the same steps first run against ``_floor.py``: the mock's network work per
+enqueue (the incoming POST, chat history, two profiles, two webhooks, on the mock's own server
+settings and client) with none of its logic, on the same rig and zero-loss check. Its CPU per
+enqueue is the floor under the mock's; the difference is what the mock's own work costs.
 
 With ``--mock-processes N`` the mock runs as N processes (pinned to ``--mock-cores`` in turn),
 each pair sent to one of them by the routing ``run`` uses, and the ledgers merged as ``run``
@@ -50,6 +55,7 @@ from dumgum_loadtest.mock.ledger_merge import merge_ledgers
 from dumgum_loadtest.serving import free_port, serve_forever
 
 CLI = str(Path(sys.executable).with_name("dumgum-loadtest"))
+FLOOR = Path(__file__).with_name("_floor.py")
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Content-Type": "application/json"}
 MAX_STEP_S = 15.0
 MAX_TOTAL_S = 290.0
@@ -575,13 +581,56 @@ def table(steps: list[Step], args: argparse.Namespace) -> str:
     return "\n".join(rows)
 
 
-def mock_command(args: argparse.Namespace, port: int, customer: str) -> list[str]:
-    command = [args.mock_cli or CLI, "mock", "--port", str(port)]
+def mock_command(args: argparse.Namespace, port: int, customer: str, floor: bool) -> list[str]:
+    serves = [sys.executable, str(FLOOR)] if floor else [args.mock_cli or CLI]
+    command = [*serves, "mock", "--port", str(port)]
     command += ["--time-scale", str(args.time_scale)]
     command += ["--seed", "1", "--incoming-content-url", f"{customer}/incoming"]
     command += ["--profile-url", f"{customer}/profile"]
     command += ["--chat-history-url", f"{customer}/chat-history"]
     return command
+
+
+def run_mock_rig(
+    args: argparse.Namespace, tmp_dir: Path, t0: float, i0: int, *, floor: bool
+) -> list[Step]:
+    """The receiver and the mock (or the floor, ``_floor.py``) on their cores, all steps."""
+    tmp_dir.mkdir()
+    steps: list[Step] = []
+    receiver_port = free_port(HOST)
+    mock_ports = [free_port(HOST) for _ in range(args.mock_processes)]
+    out_dir = tmp_dir / "receiver"
+    customer = f"http://{HOST}:{receiver_port}"
+    receiver_cmd = [CLI, "receiver", "--port", str(receiver_port), "--out", str(out_dir)]
+    mock_logs = [f"mock-{index}.log" for index in range(args.mock_processes)]
+    with contextlib.ExitStack() as stack:
+        receiver = stack.enter_context(
+            pinned(receiver_cmd, args.receiver_core, tmp_dir / "receiver.log")
+        )
+        mocks = [
+            stack.enter_context(
+                pinned(
+                    mock_command(args, port, customer, floor),
+                    args.mock_cores[index % len(args.mock_cores)],
+                    tmp_dir / mock_logs[index],
+                )
+            )
+            for index, port in enumerate(mock_ports)
+        ]
+        for port in (receiver_port, *mock_ports):
+            wait_listening(port)
+        urls = [f"http://{HOST}:{port}" for port in mock_ports]
+        cores = ",".join(str(args.mock_cores[i % len(args.mock_cores)]) for i in range(len(urls)))
+        name = "floor" if floor else "mock"
+        target = name if len(urls) == 1 else f"{name} x{len(urls)}"
+        target += f" ({cores})"
+        rig = Rig(target, urls, mocks, receiver, EventTail(out_dir))
+        steps += uvloop.run(run_steps(rig, args, t0, i0))
+    for name in (*mock_logs, "receiver.log"):
+        text = (tmp_dir / name).read_text(errors="replace").strip()
+        if "Traceback" in text or "ERROR" in text:
+            print(f"--- {name} (last 2000 chars)\n{text[-2000:]}", file=sys.stderr)
+    return steps
 
 
 def run(args: argparse.Namespace) -> list[Step]:
@@ -599,40 +648,9 @@ def run(args: argparse.Namespace) -> list[Step]:
                 wait_listening(port)
                 rig = Rig(f"bare ({args.server_core})", [f"http://{HOST}:{port}"], [server])
                 steps += uvloop.run(run_steps(rig, args, t0, 0))
-        receiver_port = free_port(HOST)
-        mock_ports = [free_port(HOST) for _ in range(args.mock_processes)]
-        out_dir = tmp_dir / "receiver"
-        customer = f"http://{HOST}:{receiver_port}"
-        receiver_cmd = [CLI, "receiver", "--port", str(receiver_port), "--out", str(out_dir)]
-        mock_logs = [f"mock-{index}.log" for index in range(args.mock_processes)]
-        with contextlib.ExitStack() as stack:
-            receiver = stack.enter_context(
-                pinned(receiver_cmd, args.receiver_core, tmp_dir / "receiver.log")
-            )
-            mocks = [
-                stack.enter_context(
-                    pinned(
-                        mock_command(args, port, customer),
-                        args.mock_cores[index % len(args.mock_cores)],
-                        tmp_dir / mock_logs[index],
-                    )
-                )
-                for index, port in enumerate(mock_ports)
-            ]
-            for port in (receiver_port, *mock_ports):
-                wait_listening(port)
-            urls = [f"http://{HOST}:{port}" for port in mock_ports]
-            cores = ",".join(
-                str(args.mock_cores[i % len(args.mock_cores)]) for i in range(len(urls))
-            )
-            target = "mock" if len(urls) == 1 else f"mock x{len(urls)}"
-            target += f" ({cores})"
-            rig = Rig(target, urls, mocks, receiver, EventTail(out_dir))
-            steps += uvloop.run(run_steps(rig, args, t0, 100_000_000))
-        for name in (*mock_logs, "receiver.log"):
-            text = (tmp_dir / name).read_text(errors="replace").strip()
-            if "Traceback" in text or "ERROR" in text:
-                print(f"--- {name} (last 2000 chars)\n{text[-2000:]}", file=sys.stderr)
+        if args.floor:
+            steps += run_mock_rig(args, tmp_dir / "floor", t0, 50_000_000, floor=True)
+        steps += run_mock_rig(args, tmp_dir / "mock", t0, 100_000_000, floor=False)
     print(f"\nwall time {time.monotonic() - t0:.0f} s")
     return steps
 
@@ -652,6 +670,11 @@ def main() -> int:
     parser.add_argument("--receiver-core", type=int, default=0)
     parser.add_argument("--generator-core", type=int, default=0)
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the mock's I/O without its logic (_floor.py) on the same rig, before it",
+    )
     parser.add_argument(
         "--mock-processes",
         type=int,
