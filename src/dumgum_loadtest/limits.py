@@ -270,12 +270,20 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._awaiting_headers = True
         self._header_bytes = 0
+        if self._idle:
+            # Answered within the same read as the request before it (pipelined): the idle
+            # wait ends here, not at the next read, and the head gets its own deadline.
+            self._idle = False
+            self._deadline_at = None
         if self._deadline_at is None:  # else the deadline from connecting still runs
             self._arm(self.limits.header_timeout_s)
 
-    def on_headers_complete(self) -> None:
+    def _headers_done(self) -> None:
         self._awaiting_headers = False
         self._arm(self.limits.body_timeout_s)
+
+    def on_headers_complete(self) -> None:
+        self._headers_done()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

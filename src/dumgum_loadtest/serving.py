@@ -8,11 +8,13 @@ import errno
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from dumgum_loadtest.direct_route import DirectRoute, direct_protocol
 from dumgum_loadtest.errors import TargetError
 from dumgum_loadtest.limits import ServerLimits, guarded_protocol
 
@@ -58,14 +60,18 @@ def uvicorn_config(
     with deadlines on headers and bodies (``limits.guarded_protocol``).
 
     Proxy headers stay on: they make a request relayed by a local proxy or tunnel count as
-    its real client, which the receiver's loopback-only control API relies on."""
+    its real client, which the receiver's loopback-only control API relies on.
+
+    An app with a ``direct_routes`` attribute (the receiver's webhooks) has those routes
+    answered inside the HTTP protocol where they can be (``direct_route``'s docstring)."""
     limits = limits or ServerLimits()
+    routes: Mapping[bytes, DirectRoute] | None = getattr(app, "direct_routes", None)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http=guarded_protocol(limits),
+        http=guarded_protocol(limits) if not routes else direct_protocol(limits, routes),
         timeout_keep_alive=limits.keep_alive_s,
         access_log=False,
         server_header=False,

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dumgum_loadtest.clock import now_ns, ns_from_iso
+from dumgum_loadtest.direct_route import DirectRoute
 from dumgum_loadtest.errors import describe_validation_errors
 from dumgum_loadtest.limits import BodyLimit, declared_body_bytes
 from dumgum_loadtest.looplag import LoopLagMonitor
@@ -42,7 +43,7 @@ from dumgum_loadtest.receiver.ingest import EventEndpoint, WebhookFastPath
 from dumgum_loadtest.receiver.profiles import synthetic_profile
 from dumgum_loadtest.receiver.recorder import Recorder, call_line
 from dumgum_loadtest.receiver.settings import ReceiverSettings
-from dumgum_loadtest.receiver.state import StateError, open_state
+from dumgum_loadtest.receiver.state import MemoryState, StateError, Terminal, open_state
 from dumgum_loadtest.receiver.waits import (
     TerminalEvent,
     TooManyWaitsError,
@@ -89,6 +90,24 @@ def parse_last_message_date(text: str) -> int:
         return ns_from_iso(f"{head}+{offset}")
 
 
+def _state_update(
+    name: str, document: Any, recv_ns: int
+) -> tuple[HistoryEntry | None, Terminal | None]:
+    """What a recorded incoming event changes: the chat history, the pair's closed-model wait."""
+    entry: HistoryEntry | None = None
+    pair: Pair | None = None
+    if name == _ANSWER_CREATED:  # the hot path: one look at data.answer serves both
+        data = document.get("data")
+        answer = data.get("answer") if isinstance(data, dict) else None
+        if not isinstance(answer, dict):
+            return None, None
+        entry = answer_entry(answer, fallback_ns=recv_ns)
+        pair = answer_terminal_pair(answer)
+    elif name == _CONVERSATION_DROPPED:
+        pair = terminal_pair(name, document)
+    return entry, None if pair is None else (pair, TerminalEvent(name, recv_ns))
+
+
 class _Receiver:
     """The state of one receiver process and the handlers that use it."""
 
@@ -107,25 +126,24 @@ class _Receiver:
         self.event_counts: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()  # requests turned away before any endpoint
         self.call_counts: Counter[str] = Counter()
+        # In-process state needs no wait: the webhooks can be answered inside the protocol.
+        now = self._on_incoming_now if isinstance(self.state, MemoryState) else None
+        max_body_bytes = settings.max_body_bytes
         self.incoming = EventEndpoint(
-            "incoming", self.recorder.events, self.event_counts, self._on_incoming
+            "incoming",
+            self.recorder.events,
+            self.event_counts,
+            self._on_incoming,
+            on_event_now=now,
+            max_body_bytes=max_body_bytes,
         )
-        self.memory = EventEndpoint("memory", self.recorder.events, self.event_counts)
+        self.memory = EventEndpoint(
+            "memory", self.recorder.events, self.event_counts, max_body_bytes=max_body_bytes
+        )
         self.loop_lag = LoopLagMonitor()
 
     async def _on_incoming(self, name: str, document: Any, recv_ns: int) -> None:
-        entry: HistoryEntry | None = None
-        pair: Pair | None = None
-        if name == _ANSWER_CREATED:  # the hot path: one look at data.answer serves both
-            data = document.get("data")
-            answer = data.get("answer") if isinstance(data, dict) else None
-            if not isinstance(answer, dict):
-                return
-            entry = answer_entry(answer, fallback_ns=recv_ns)
-            pair = answer_terminal_pair(answer)
-        elif name == _CONVERSATION_DROPPED:
-            pair = terminal_pair(name, document)
-        terminal = None if pair is None else (pair, TerminalEvent(name, recv_ns))
+        entry, terminal = _state_update(name, document, recv_ns)
         if entry is None and terminal is None:
             return
         try:
@@ -135,6 +153,12 @@ class _Receiver:
             self.state_failures += 1
             if self.state_failures == 1 or self.state_failures % 1000 == 0:
                 log.warning("%s (%d events so far)", exc, self.state_failures)
+
+    def _on_incoming_now(self, name: str, document: Any, recv_ns: int) -> None:
+        entry, terminal = _state_update(name, document, recv_ns)
+        if entry is not None or terminal is not None:
+            assert isinstance(self.state, MemoryState)  # the only state given this hook
+            self.state.record_now(entry, terminal)
 
     def _answer_call(
         self, kind: str, request: Request, recv_ns: int, started_ns: int, response: Response
@@ -303,6 +327,7 @@ class _ReceiverApp(Starlette):
         self,
         *,
         webhooks: dict[str, ASGIApp],
+        direct_routes: dict[str, DirectRoute],
         max_body_bytes: int,
         gated: bool,
         **starlette: Any,
@@ -310,6 +335,11 @@ class _ReceiverApp(Starlette):
         super().__init__(**starlette)
         self._webhooks = {} if gated else webhooks
         self._max_body_bytes = max_body_bytes
+        # For the server (serving.uvicorn_config): the same endpoints, answered before they
+        # become ASGI requests where they can be (direct_route).
+        self.direct_routes: dict[bytes, DirectRoute] = {
+            path.encode(): endpoint for path, endpoint in direct_routes.items() if not gated
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -347,6 +377,7 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
     # Outermost first: no request without the secret gets as far as reading its body.
     app = _ReceiverApp(
         webhooks=webhooks,
+        direct_routes={"/incoming": receiver.incoming, "/memory": receiver.memory},
         max_body_bytes=settings.max_body_bytes,
         gated=settings.secret().configured,
         routes=routes,

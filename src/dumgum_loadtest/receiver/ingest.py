@@ -15,7 +15,8 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dumgum_loadtest.clock import now_ns
-from dumgum_loadtest.limits import read_body
+from dumgum_loadtest.direct_route import DirectAnswer
+from dumgum_loadtest.limits import MIB, read_body
 from dumgum_loadtest.receiver.recorder import JsonlShard, event_line, invalid_event_line
 
 NO_EVENT_NAME = "(none)"
@@ -27,13 +28,18 @@ CLIENT_CLOSED_STATUS = 499
 EventHook = Callable[[str, Any, int], Awaitable[None]]
 """Awaited after a valid event was recorded, before its answer: (event name, body, recv_ns)."""
 
+EventHookNow = Callable[[str, Any, int], None]
+"""The same hook when it needs no waiting (in-process state): the event can be answered
+inside the HTTP protocol (``direct_route``)."""
 
-async def send_response(
-    send: Send, status: int, body: bytes = b"", content_type: bytes = b"application/json"
-) -> None:
-    headers = [(b"content-type", content_type)] if body else []
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+_NO_CONTENT = DirectAnswer(204)
+
+
+def _invalid_json_answer(error: orjson.JSONDecodeError) -> DirectAnswer:
+    message = {"error": f"the body is not valid JSON ({error}); send one JSON event object"}
+    body = orjson.dumps(message)
+    headers = ((b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)))
+    return DirectAnswer(400, headers, body)
 
 
 class EventEndpoint:
@@ -43,7 +49,13 @@ class EventEndpoint:
     400 and kept as a string. The record is written before the answer, so a 2xx always means
     the event is in the file; if the write fails, the event is answered no 2xx (the server
     answers 500).
+
+    Served two ways with the same answers: as a bare ASGI app (``__call__``), and as a direct
+    route (``answer``), which the server calls from its parser callbacks with the whole body
+    when the hook can run without waiting (``on_event_now``, or no hook at all).
     """
+
+    method = b"POST"
 
     def __init__(
         self,
@@ -51,12 +63,17 @@ class EventEndpoint:
         shard: JsonlShard,
         counts: Counter[str],
         on_event: EventHook | None = None,
+        *,
+        on_event_now: EventHookNow | None = None,
+        max_body_bytes: int = MIB,
     ) -> None:
         self.endpoint = endpoint
         self._endpoint_bytes = endpoint.encode()
         self._shard = shard
         self._counts = counts
         self._on_event = on_event
+        self._on_event_now = on_event_now
+        self.max_body_bytes = max_body_bytes
         self.invalid_bodies = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -69,22 +86,44 @@ class EventEndpoint:
         if not complete:
             self._record_invalid(recv_ns, CLIENT_CLOSED_STATUS, body)
             return
+        recorded = self._record(recv_ns, body)
+        if isinstance(recorded, DirectAnswer):
+            answer = recorded
+        else:
+            if self._on_event is not None:
+                await self._on_event(*recorded, recv_ns)
+            answer = _NO_CONTENT
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    # the direct route
+    def takes(self) -> bool:
+        return self._on_event is None or self._on_event_now is not None
+
+    def answer(self, headers: list[tuple[bytes, bytes]], body: bytes) -> DirectAnswer:
+        recv_ns = now_ns()
+        recorded = self._record(recv_ns, body)
+        if isinstance(recorded, DirectAnswer):
+            return recorded
+        if self._on_event_now is not None:
+            self._on_event_now(*recorded, recv_ns)
+        return _NO_CONTENT
+
+    def _record(self, recv_ns: int, body: bytes) -> DirectAnswer | tuple[str, Any]:
+        """The body in the shard: its (event name, document), or the 400 answer."""
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             self._record_invalid(recv_ns, 400, body)
-            error = {"error": f"the body is not valid JSON ({exc}); send one JSON event object"}
-            await send_response(send, 400, orjson.dumps(error))
-            return
+            return _invalid_json_answer(exc)
         self._shard.append(event_line(recv_ns, self._endpoint_bytes, 204, body))
         name = document.get("event") if isinstance(document, dict) else None
         if not isinstance(name, str):
             name = NO_EVENT_NAME
         self._counts[name] += 1
-        if self._on_event is not None:
-            await self._on_event(name, document, recv_ns)
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        return name, document
 
     def _record_invalid(self, recv_ns: int, status: int, body: bytes) -> None:
         self.invalid_bodies += 1

@@ -111,6 +111,10 @@ class MemoryState:
         return None
 
     async def record(self, entry: HistoryEntry | None, terminal: Terminal | None) -> None:
+        self.record_now(entry, terminal)
+
+    def record_now(self, entry: HistoryEntry | None, terminal: Terminal | None) -> None:
+        """``record`` without a wait: an event can be answered inside the HTTP protocol."""
         if entry is not None:
             self.history.add_entry(entry)
         if terminal is not None:

@@ -179,3 +179,50 @@ def test_failed_writes_answer_no_2xx_and_the_next_records_stay_readable(
     # Every acknowledged event is whole on its own line: none glued onto the torn one.
     assert readable[-3:] == ["answer_10", "answer_11", "answer_12"]
     assert "answer_3" not in readable  # refused by the full disk
+
+
+# -- the same endpoint as a direct route (answered inside the HTTP protocol) -----------------
+
+
+def test_the_direct_answer_records_first_and_runs_the_hook_without_waiting(
+    shard: JsonlShard,
+) -> None:
+    seen: list[tuple[str, int]] = []
+    endpoint = EventEndpoint(
+        "incoming",
+        shard,
+        Counter(),
+        on_event=None,
+        on_event_now=lambda name, document, recv_ns: seen.append((name, shard.records)),
+    )
+    assert endpoint.takes()
+    event = orjson.dumps({"event": "answer.processing", "data": {"projectId": "p"}})
+    assert endpoint.answer([], event).status == 204
+    assert seen == [("answer.processing", 1)]  # the hook ran with the record already written
+    invalid = endpoint.answer([], b"{nope")
+    assert invalid.status == 400
+    assert dict(invalid.headers)[b"content-length"] == b"%d" % len(invalid.body)
+    assert b"not valid JSON" in invalid.body
+    assert shard.records == 2 and endpoint.invalid_bodies == 1
+
+
+def test_an_endpoint_whose_hook_must_wait_is_not_answered_directly(shard: JsonlShard) -> None:
+    async def hook(name: str, document: Any, recv_ns: int) -> None:
+        return None
+
+    assert not EventEndpoint("incoming", shard, Counter(), hook).takes()
+    assert EventEndpoint("memory", shard, Counter()).takes()
+
+
+def test_a_failed_write_gives_no_direct_answer(
+    shard: JsonlShard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    endpoint = EventEndpoint("incoming", shard, Counter())
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(OSError):  # the protocol turns it into a 500 and closes
+        endpoint.answer([], answer(1))
+    monkeypatch.undo()
+    assert endpoint.answer([], answer(2)).status == 204

@@ -1,0 +1,180 @@
+"""Hot routes answered inside the HTTP protocol, without an ASGI request.
+
+uvicorn turns every request into an ASGI cycle: a scope, a ``RequestResponseCycle`` with its
+``asyncio.Event``, a task, the receive and send messages, and a check of every response
+header. For the receiver's webhooks, whose whole work is to record a body and answer 204,
+that machinery costs more than the recording (benchmarks/RESULTS-receiver.md).
+
+An app offers ``direct_routes``: ``DirectRoute`` objects by path. A request to one, with the
+route's method, is collected by the parser's callbacks and answered by
+``route.answer(headers, body)`` in one write, as soon as its body is complete, when all of
+these hold:
+
+* it declares a ``Content-Length`` within ``route.max_body_bytes`` and no
+  ``Transfer-Encoding``;
+* it asks for no ``Expect: 100-continue`` and no protocol upgrade;
+* no earlier request on the connection is still being answered (pipelining keeps its order);
+* ``route.takes()`` says yes when its headers are in.
+
+Every other request becomes an ASGI request as before, so the app must serve the route too:
+the direct way is a shortcut, never the only way. The header and body deadlines, the header
+size cap, keep-alive, ``Connection: close`` and HTTP/1.0 behave as for ASGI requests, and an
+exception in ``answer`` gets uvicorn's own 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from dumgum_loadtest.limits import ServerLimits, _GuardedHttpToolsProtocol
+
+_logger = logging.getLogger(__name__)
+
+_CONNECTION_CLOSE = b"connection: close\r\n"
+_INTERNAL_ERROR = (
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\n"
+    b"connection: close\r\n\r\n"
+    b"Internal Server Error"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectAnswer:
+    """A whole response: status, headers beyond the server's own (``date``), body."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    body: bytes = b""
+
+
+class DirectRoute(Protocol):
+    """One method on one path (the request target's path, matched exactly; a query string is
+    allowed)."""
+
+    method: bytes  # b"POST"
+    max_body_bytes: int
+
+    def takes(self) -> bool:
+        """Whether the request whose headers just arrived may be answered directly."""
+        ...
+
+    def answer(self, headers: list[tuple[bytes, bytes]], body: bytes) -> DirectAnswer:
+        """The response; ``headers`` as received, names lower-cased."""
+        ...
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length when it is the only framing the request declares, else None."""
+    length = None
+    for name, value in headers:
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+        elif name == b"transfer-encoding":
+            return None
+    return length
+
+
+class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
+    """The guarded httptools protocol, with ``routes`` answered in its parser callbacks."""
+
+    routes: ClassVar[Mapping[bytes, DirectRoute]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._route: DirectRoute | None = None  # the route of the request being read in
+        self._direct_body: list[bytes] = []
+        self._direct_keep_alive = True
+
+    def _direct_route(self) -> DirectRoute | None:
+        route = self.routes.get(self.url.partition(b"?")[0])
+        if route is None or self.parser.get_method() != route.method:
+            return None
+        if self.expect_100_continue or self.parser.should_upgrade():
+            return None
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return None  # an earlier request is still being answered: keep the order
+        if self.limit_concurrency is not None:
+            return None  # uvicorn's 503 when over the limit counts ASGI tasks
+        declared = _declared_length(self.headers)
+        if declared is None or declared > route.max_body_bytes or not route.takes():
+            return None
+        return route
+
+    def on_headers_complete(self) -> None:
+        route = self._direct_route()
+        if route is None:
+            super().on_headers_complete()
+            return
+        self._headers_done()
+        self._route = route
+        self._direct_body = []
+        self._direct_keep_alive = (
+            self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        )
+
+    def on_body(self, body: bytes) -> None:
+        if self._route is None:
+            super().on_body(body)
+        else:
+            self._direct_body.append(body)  # llhttp delivers no more than the declared length
+
+    def on_message_complete(self) -> None:
+        route = self._route
+        if route is None:
+            super().on_message_complete()
+            return
+        self._disarm()
+        self._route = None
+        chunks, self._direct_body = self._direct_body, []
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            answer = route.answer(self.headers, body)
+        except Exception:
+            _logger.exception("Exception in the direct route for %s", self.url.decode("latin-1"))
+            self._write_and_close(STATUS_LINE[500] + self._default_header_lines() + _INTERNAL_ERROR)
+            return
+        self._write_answer(answer)
+
+    def _default_header_lines(self) -> bytes:
+        return b"".join(name + b": " + value + b"\r\n" for name, value in self._default_headers())
+
+    def _default_headers(self) -> list[tuple[bytes, bytes]]:
+        headers: list[tuple[bytes, bytes]] = self.server_state.default_headers
+        return headers
+
+    def _write_answer(self, answer: DirectAnswer) -> None:
+        content = [STATUS_LINE[answer.status]]
+        for name, value in self._default_headers():
+            content += (name, b": ", value, b"\r\n")
+        for name, value in answer.headers:
+            content += (name, b": ", value, b"\r\n")
+        if not self._direct_keep_alive:
+            content.append(_CONNECTION_CLOSE)
+        content += (b"\r\n", answer.body)
+        if not self._direct_keep_alive:
+            self._write_and_close(b"".join(content))
+            return
+        self.transport.write(b"".join(content))
+        self.on_response_complete()
+
+    def _write_and_close(self, response: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+        self.on_response_complete()
+
+
+def direct_protocol(
+    limits: ServerLimits, routes: Mapping[bytes, DirectRoute]
+) -> type[_DirectRouteProtocol]:
+    """A uvicorn ``http`` protocol class: ``limits`` enforced, ``routes`` answered directly."""
+    attributes = {"limits": limits, "routes": dict(routes)}
+    return type("DirectRouteProtocol", (_DirectRouteProtocol,), attributes)
