@@ -68,6 +68,11 @@ class DirectRoute(Protocol):
         """The response; ``headers`` as received, names lower-cased."""
         ...
 
+    def cut_short(self, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """The connection ended before the body was complete (the client left, or was cut
+        off at the body deadline): ``body`` is what had arrived. Nobody is left to answer."""
+        ...
+
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     """The Content-Length when it is the only framing the request declares, else None."""
@@ -142,6 +147,19 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
             self._write_and_close(STATUS_LINE[500] + self._default_header_lines() + _INTERNAL_ERROR)
             return
         self._write_answer(answer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        route = self._route
+        if route is not None:  # a direct request whose body never completed
+            self._route = None
+            chunks, self._direct_body = self._direct_body, []
+            try:
+                route.cut_short(self.headers, b"".join(chunks))
+            except Exception:
+                _logger.exception(
+                    "Exception in the direct route for %s", self.url.decode("latin-1")
+                )
+        super().connection_lost(exc)
 
     def _default_header_lines(self) -> bytes:
         return b"".join(name + b": " + value + b"\r\n" for name, value in self._default_headers())

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -108,6 +109,14 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
     return True
 
 
+def records(out_dir: Path) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(line)
+        for path in sorted(out_dir.glob("events-*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+
+
 def recorded_ids(out_dir: Path) -> list[str]:
     ids = []
     for path in sorted(out_dir.glob("events-*.jsonl")):
@@ -198,16 +207,29 @@ def test_http_1_0_and_connection_close_get_their_answer_then_the_connection_ends
     assert recorded_ids(out_dir) == ["h10", "close"]
 
 
-def test_an_event_whose_body_stalls_is_cut_off_and_never_recorded(
+def test_a_body_cut_short_is_kept_as_received_and_never_acknowledged(
     receiver: tuple[BackgroundServer, Path],
 ) -> None:
+    """Stalled (cut off at the body deadline) or abandoned by its sender: as the ASGI way
+    does, the part that arrived is recorded with status 499 and no 2xx is sent."""
     server, out_dir = receiver
+    stalled, abandoned = post("/incoming", event("stalled")), post("/memory", event("left"))
     with connect(server) as sock:
-        sock.sendall(post("/incoming", event("stalled"))[:-5])
+        sock.sendall(stalled[:-5])
         started = time.monotonic()
         assert closed_within(sock, 5.0)
         assert time.monotonic() - started < 3.0
-    assert recorded_ids(out_dir) == []
+    with connect(server) as sock:
+        sock.sendall(abandoned[:-7])
+        time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while len(records(out_dir)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kept = sorted((r["endpoint"], r["status"], r["body"]) for r in records(out_dir))
+    assert kept == [
+        ("incoming", 499, stalled.partition(b"\r\n\r\n")[2][:-5].decode()),
+        ("memory", 499, abandoned.partition(b"\r\n\r\n")[2][:-7].decode()),
+    ]
 
 
 def test_a_head_trickled_in_after_a_pipelined_answer_still_has_a_deadline(
@@ -278,6 +300,9 @@ class _Route:
         if body == b"fail":
             raise RuntimeError("the route failed")
         return DirectAnswer(200, ((b"content-length", b"%d" % len(body)),), body)
+
+    def cut_short(self, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        return None
 
 
 class _App:

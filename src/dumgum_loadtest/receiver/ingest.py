@@ -111,6 +111,9 @@ class EventEndpoint:
             self._on_event_now(*recorded, recv_ns)
         return _NO_CONTENT
 
+    def cut_short(self, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self._record_invalid(now_ns(), CLIENT_CLOSED_STATUS, body)  # as the ASGI way does
+
     def _record(self, recv_ns: int, body: bytes) -> DirectAnswer | tuple[str, Any]:
         """The body in the shard: its (event name, document), or the 400 answer."""
         try:
