@@ -4,9 +4,10 @@ Per enqueue POST it does what the mock does on the network, with the mock's own 
 settings (``serving.serve_forever``) and outbound client (``FastHttpClient``), and nothing
 else: read the body, answer 204; then GET chat history while both profiles are fetched
 concurrently, sleep the scaled median generation time (3 s for dating-smart-1), POST
-answer.processing, POST answer.created. No validation, no pairs, buffers, gates, reply plans,
-distributions or retries. What one of these costs per enqueue is the least the full mock could
-cost on the same rig; the difference is the mock's own work.
+answer.processing, POST answer.created. No validation, no pairs, buffers, gates, reply plans
+or distributions; a failed customer call is only counted and a failed webhook is sent again,
+as the mock does, so a backlog loses nothing. What one of these costs per enqueue is the
+least the full mock could cost on the same rig; the difference is the mock's own work.
 
 ``bench_mock.py --floor`` runs it in place of the mock, with the same arguments; it answers
 ``GET /_mock/ledger`` with the counters ``bench_mock`` checks, so the same zero-loss check
@@ -24,11 +25,12 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from dumgum_loadtest.mock.app import tune_gc_for_serving
-from dumgum_loadtest.mock.http_client import FastHttpClient
+from dumgum_loadtest.mock.http_client import FastHttpClient, OutboundError
 from dumgum_loadtest.serving import serve_forever
 
 GENERATION_S = 3.0  # simulated seconds, scaled by --time-scale
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0  # per exchange, as the mock's customer calls and webhooks
+ATTEMPTS = 5
 _NO_CONTENT = {"type": "http.response.start", "status": 204, "headers": []}
 _EMPTY = {"type": "http.response.body", "body": b""}
 
@@ -39,7 +41,9 @@ class Floor:
         self.client: FastHttpClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.counts = {"enqueues_accepted": 0, "replies": 0, "deliveries": 0}
-        self.failures = 0
+        self.failures = 0  # webhooks given up after ATTEMPTS
+        self.retries = 0
+        self.call_failures = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -91,25 +95,41 @@ class Floor:
 
     async def _get(self, url: str) -> None:
         assert self.client is not None
-        response = await self.client.request("GET", url, timeout_s=TIMEOUT_S)
+        try:
+            response = await self.client.request("GET", url, timeout_s=TIMEOUT_S)
+        except (OutboundError, TimeoutError):
+            self.call_failures += 1  # the mock goes on without it, too
+            return
         orjson.loads(response.body)  # the mock reads what it fetched, at least as JSON
 
     async def _post(self, event: dict[str, Any]) -> None:
         assert self.client is not None
         body = orjson.dumps(event)
         headers = {"Content-Type": "application/json"}
-        response = await self.client.request(
-            "POST", self.args.incoming_content_url, body=body, headers=headers, timeout_s=TIMEOUT_S
-        )
-        if response.status >= 300:
-            self.failures += 1
-        self.counts["deliveries"] += 1
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                self.retries += 1
+            try:
+                response = await self.client.request(
+                    "POST",
+                    self.args.incoming_content_url,
+                    body=body,
+                    headers=headers,
+                    timeout_s=TIMEOUT_S,
+                )
+            except (OutboundError, TimeoutError):
+                continue
+            if response.status < 300:
+                self.counts["deliveries"] += 1
+                return
+        self.failures += 1
 
     async def _ledger(self, send: Send) -> None:
-        zero = ("deliveries_retried", "delivery_attempts_failed", "customer_call_failures")
         document = {
             **self.counts,
-            **dict.fromkeys(zero, 0),
+            "deliveries_retried": self.retries,
+            "delivery_attempts_failed": self.retries,
+            "customer_call_failures": self.call_failures,
             "deliveries_given_up": self.failures,
             "chat_history_calls": self.counts["enqueues_accepted"],
             "profile_calls": 2 * self.counts["enqueues_accepted"],

@@ -385,6 +385,9 @@ class Rig:
     def server_busy_s(self) -> float:
         return sum(cpu_busy_s(server) for server in self.servers)
 
+    def server_kernel_s(self) -> float:
+        return sum(server.cpu_times().system for server in self.servers)
+
 
 @dataclass
 class Lifecycle:
@@ -455,6 +458,7 @@ async def run_step(
     if busy_pct > args.quiet_pct:
         print(f"warning: machine {busy_pct:.0f} % busy before the step; measuring anyway")
     before = {"server": rig.server_busy_s(), "me": cpu_busy_s(me), "all": machine_busy_s()}
+    before["server_kernel"] = rig.server_kernel_s()
     if rig.receiver is not None:
         before["receiver"] = cpu_busy_s(rig.receiver)
     ledger_before = await ledger(session, rig.base_urls) if rig.receiver else None
@@ -490,6 +494,8 @@ async def run_step(
         server_total_s = rig.server_busy_s() - before["server"]
         verdict = lifecycle.verdict
         detail += lifecycle.detail
+    kernel_s = rig.server_kernel_s() - before["server_kernel"]
+    detail += f"; server CPU in the kernel {100 * kernel_s / max(server_total_s, 1e-9):.0f} %"
     return Step(
         target=rig.target,
         offered_rps=rate_rps,
