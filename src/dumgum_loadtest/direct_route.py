@@ -31,17 +31,9 @@ from typing import Any, ClassVar, Protocol
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from dumgum_loadtest.limits import ServerLimits, _GuardedHttpToolsProtocol
+from dumgum_loadtest.limits import ServerLimits, _GuardedHttpToolsProtocol, declared_length
 
 _logger = logging.getLogger(__name__)
-
-_CONNECTION_CLOSE = b"connection: close\r\n"
-_INTERNAL_ERROR = (
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 21\r\n"
-    b"connection: close\r\n\r\n"
-    b"Internal Server Error"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +43,13 @@ class DirectAnswer:
     status: int
     headers: tuple[tuple[bytes, bytes], ...] = ()
     body: bytes = b""
+
+
+_INTERNAL_ERROR = DirectAnswer(
+    500,
+    ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")),
+    b"Internal Server Error",
+)
 
 
 class DirectRoute(Protocol):
@@ -74,19 +73,6 @@ class DirectRoute(Protocol):
         ...
 
 
-def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
-    """The Content-Length when it is the only framing the request declares, else None."""
-    length = None
-    for name, value in headers:
-        if name == b"content-length":
-            if length is not None or not value.isdigit():
-                return None
-            length = int(value)
-        elif name == b"transfer-encoding":
-            return None
-    return length
-
-
 class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
     """The guarded httptools protocol, with ``routes`` answered in its parser callbacks."""
 
@@ -108,7 +94,7 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
             return None  # an earlier request is still being answered: keep the order
         if self.limit_concurrency is not None:
             return None  # uvicorn's 503 when over the limit counts ASGI tasks
-        declared = _declared_length(self.headers)
+        declared = declared_length(self.headers)
         if declared is None or declared > route.max_body_bytes or not route.takes():
             return None
         return route
@@ -144,8 +130,8 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
             answer = route.answer(self.headers, body)
         except Exception:
             _logger.exception("Exception in the direct route for %s", self.url.decode("latin-1"))
-            self._write_and_close(STATUS_LINE[500] + self._default_header_lines() + _INTERNAL_ERROR)
-            return
+            answer = _INTERNAL_ERROR  # uvicorn's own, and the connection ends after it
+            self._direct_keep_alive = False
         self._write_answer(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -161,32 +147,20 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
                 )
         super().connection_lost(exc)
 
-    def _default_header_lines(self) -> bytes:
-        return b"".join(name + b": " + value + b"\r\n" for name, value in self._default_headers())
-
-    def _default_headers(self) -> list[tuple[bytes, bytes]]:
-        headers: list[tuple[bytes, bytes]] = self.server_state.default_headers
-        return headers
-
     def _write_answer(self, answer: DirectAnswer) -> None:
+        """As uvicorn writes a response: status line, its default headers (``date``), the
+        answer's, ``connection: close`` when the connection ends, the body."""
         content = [STATUS_LINE[answer.status]]
-        for name, value in self._default_headers():
-            content += (name, b": ", value, b"\r\n")
-        for name, value in answer.headers:
+        default_headers: list[tuple[bytes, bytes]] = self.server_state.default_headers
+        for name, value in (*default_headers, *answer.headers):
             content += (name, b": ", value, b"\r\n")
         if not self._direct_keep_alive:
-            content.append(_CONNECTION_CLOSE)
+            content.append(b"connection: close\r\n")
         content += (b"\r\n", answer.body)
-        if not self._direct_keep_alive:
-            self._write_and_close(b"".join(content))
-            return
-        self.transport.write(b"".join(content))
-        self.on_response_complete()
-
-    def _write_and_close(self, response: bytes) -> None:
         if not self.transport.is_closing():
-            self.transport.write(response)
-            self.transport.close()
+            self.transport.write(b"".join(content))
+            if not self._direct_keep_alive:
+                self.transport.close()
         self.on_response_complete()
 
 

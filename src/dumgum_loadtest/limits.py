@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,14 @@ class BodyTooLargeError(Exception):
 
 def declared_body_bytes(scope: Scope) -> int | None:
     """The request's Content-Length, or None when it declares none (a chunked body)."""
-    for name, value in scope.get("headers", ()):
+    return declared_length(scope.get("headers", ()))
+
+
+def declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    """``declared_body_bytes`` from the header list itself (names lower-cased, as uvicorn
+    keeps them). The parser has already refused a duplicate or malformed Content-Length and
+    one sent with Transfer-Encoding."""
+    for name, value in headers:
         if name == b"content-length":
             try:
                 return int(value)

@@ -24,7 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from dumgum_loadtest.clock import now_ns, ns_from_iso
 from dumgum_loadtest.direct_route import DirectRoute
@@ -326,19 +326,18 @@ class _ReceiverApp(Starlette):
     def __init__(
         self,
         *,
-        webhooks: dict[str, ASGIApp],
-        direct_routes: dict[str, DirectRoute],
+        webhooks: dict[str, EventEndpoint],
         max_body_bytes: int,
         gated: bool,
         **starlette: Any,
     ) -> None:
         super().__init__(**starlette)
-        self._webhooks = {} if gated else webhooks
+        self._webhooks: dict[str, EventEndpoint] = {} if gated else webhooks
         self._max_body_bytes = max_body_bytes
         # For the server (serving.uvicorn_config): the same endpoints, answered before they
         # become ASGI requests where they can be (direct_route).
         self.direct_routes: dict[bytes, DirectRoute] = {
-            path.encode(): endpoint for path, endpoint in direct_routes.items() if not gated
+            path.encode(): endpoint for path, endpoint in self._webhooks.items()
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -367,7 +366,10 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
         Route("/_receiver/wait", receiver.wait, methods=["GET"]),
     ]
     # The routes above still answer other methods (405); POSTs take the fast path.
-    webhooks: dict[str, ASGIApp] = {"/incoming": receiver.incoming, "/memory": receiver.memory}
+    webhooks: dict[str, EventEndpoint] = {
+        "/incoming": receiver.incoming,
+        "/memory": receiver.memory,
+    }
     fast_path = Middleware(WebhookFastPath, endpoints=webhooks)
     settings = receiver.settings
     gate = Middleware(SecretGate, secret=settings.secret(), refused=receiver.refused)
@@ -377,7 +379,6 @@ def create_receiver_app(settings: ReceiverSettings | None = None) -> Starlette:
     # Outermost first: no request without the secret gets as far as reading its body.
     app = _ReceiverApp(
         webhooks=webhooks,
-        direct_routes={"/incoming": receiver.incoming, "/memory": receiver.memory},
         max_body_bytes=settings.max_body_bytes,
         gated=settings.secret().configured,
         routes=routes,
