@@ -134,6 +134,14 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
             self._direct_keep_alive = False
         self._write_answer(answer)
 
+    def shutdown(self) -> None:
+        # uvicorn's graceful stop lets a request it has started on finish, then closes: the
+        # same for a direct one still reading its body (within its body deadline).
+        if self._route is not None:
+            self._direct_keep_alive = False
+            return
+        super().shutdown()
+
     def connection_lost(self, exc: Exception | None) -> None:
         route = self._route
         if route is not None:  # a direct request whose body never completed

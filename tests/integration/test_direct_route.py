@@ -232,6 +232,25 @@ def test_a_body_cut_short_is_kept_as_received_and_never_acknowledged(
     ]
 
 
+def test_a_graceful_stop_lets_an_event_still_arriving_finish(tmp_path: Path) -> None:
+    """As uvicorn does for a request it has started on: answered, then the connection ends."""
+    out_dir = tmp_path / "raw"
+    server = BackgroundServer(create_receiver_app(ReceiverSettings(out_dir=out_dir))).start()
+    request = post("/incoming", event("last"))
+    with connect(server) as sock:
+        sock.sendall(request[:-9])
+        time.sleep(0.2)  # the head is in, the body is not
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        time.sleep(0.3)
+        sock.sendall(request[-9:])
+        [(status, headers, _)] = read_answers(sock, 1)
+        assert (status, headers["connection"]) == (204, "close")
+        assert closed_within(sock, 2.0)
+    stopping.join(10)
+    assert recorded_ids(out_dir) == ["last"]
+
+
 def test_a_head_trickled_in_after_a_pipelined_answer_still_has_a_deadline(
     receiver: tuple[BackgroundServer, Path],
 ) -> None:
