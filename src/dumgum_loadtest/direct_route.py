@@ -83,6 +83,7 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
         self._route: DirectRoute | None = None  # the route of the request being read in
         self._direct_body: list[bytes] = []
         self._direct_keep_alive = True
+        self._reading_held = False  # reads paused until the client takes its answers
 
     def _direct_route(self) -> DirectRoute | None:
         route = self.routes.get(self.url.partition(b"?")[0])
@@ -170,6 +171,17 @@ class _DirectRouteProtocol(_GuardedHttpToolsProtocol):
             if not self._direct_keep_alive:
                 self.transport.close()
         self.on_response_complete()
+        if self.flow.write_paused and not self.transport.is_closing():
+            # A client that pipelines without reading its answers: read no more requests
+            # until they drain, or the answers pile up in this process's memory.
+            self._reading_held = True
+            self.flow.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._reading_held:
+            self._reading_held = False
+            self.flow.resume_reading()
 
 
 def direct_protocol(

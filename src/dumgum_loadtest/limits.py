@@ -198,6 +198,7 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_headers = True
         self._header_bytes = 0
         self._idle = False  # answered, waiting for the next request (keep-alive)
+        self._began_in_read = False  # a request began in the read being parsed
 
     def _arm(self, delay_s: float) -> None:
         deadline_at = self.loop.time() + delay_s
@@ -263,9 +264,13 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         counting = self._awaiting_headers
+        self._began_in_read = False
         super().data_received(data)
         # Judged after parsing: a chunk that completes the headers may carry body bytes too.
-        if counting and self._awaiting_headers:
+        # A read in which a request began is not counted: it may hold whole requests before
+        # that head (a pipelining client), and a head that never ends is caught one read
+        # later, since every read of it after the first counts whole.
+        if counting and self._awaiting_headers and not self._began_in_read:
             self._header_bytes += len(data)
             if self._header_bytes > self.limits.max_header_bytes:
                 self._disarm()
@@ -277,6 +282,7 @@ class _GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._awaiting_headers = True
         self._header_bytes = 0
+        self._began_in_read = True
         if self._idle:
             # Answered within the same read as the request before it (pipelined): the idle
             # wait ends here, not at the next read, and the head gets its own deadline.

@@ -251,6 +251,53 @@ def test_a_graceful_stop_lets_an_event_still_arriving_finish(tmp_path: Path) -> 
     assert recorded_ids(out_dir) == ["last"]
 
 
+def test_a_client_that_pipelines_without_reading_is_read_no_further_until_it_reads(
+    tmp_path: Path,
+) -> None:
+    """Answers waiting for a client that does not read must not pile up in the receiver's
+    memory: once the socket's buffers are full it stops taking requests, and takes the rest
+    as soon as the client reads (within the header deadline: a request head left half read
+    meanwhile still has one). Also: a pipelined flood is not mistaken for a huge head."""
+    server = BackgroundServer(create_receiver_app(ReceiverSettings(out_dir=tmp_path / "raw")))
+    server.start()
+    body = b'{"event":"answer.processing","data":{}}'
+    flood = 200_000  # ~24 MB of requests, ~13 MB of answers: more than the kernel buffers
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((server.host, server.port))
+    sender = threading.Thread(
+        target=lambda: sock.sendall(post("/incoming", body) * flood), daemon=True
+    )
+    sender.start()
+
+    def recorded() -> int:
+        stats = httpx.get(f"{server.url}/_receiver/stats", timeout=5).json()
+        return int(stats["events"].get("answer.processing", 0))
+
+    held, deadline = -1, time.monotonic() + 30
+    while time.monotonic() < deadline:  # until it stops taking requests
+        time.sleep(0.5)
+        count = recorded()
+        if count == held:
+            break
+        held = count
+    assert 0 < held < flood
+    time.sleep(1.0)
+    assert recorded() == held  # still holding
+    marker = b"HTTP/1.1 204 "
+    answers, tail = 0, b""
+    sock.settimeout(10)
+    while answers < flood:
+        chunk = sock.recv(1 << 20)
+        assert chunk, f"closed after {answers} answers"
+        answers += (tail + chunk).count(marker)
+        tail = (tail + chunk)[-(len(marker) - 1) :]
+    sender.join(10)
+    sock.close()
+    assert recorded() == flood
+    server.stop()
+
+
 def test_a_head_trickled_in_after_a_pipelined_answer_still_has_a_deadline(
     receiver: tuple[BackgroundServer, Path],
 ) -> None:
